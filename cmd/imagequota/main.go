@@ -1,0 +1,212 @@
+// Command imagequota serves the Zenlayer Cloud API 2.0 "vm" image-quota API
+// and administers its store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `imagequota serves the Zenlayer Cloud API 2.0 "vm" image-quota API.
+
+Usage:
+  imagequota serve   [flags]          run the server (SQLite in ./data by default)
+  imagequota admin   [flags] COMMAND  manage accounts, keys, tokens, limits, instances, audit
+  imagequota call    ACTION [flags]   call the API with a signed request
+  imagequota migrate [up|status]      apply or show database migrations
+  imagequota version                  print the version
+
+Run "imagequota COMMAND --help" for the flags of a command.
+`
+
+// errUsage is returned after a usage problem was already printed.
+var errUsage = errors.New("usage")
+
+// run is main without the process: it is what the tests call.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	env := envMap(environ)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], env, stdout, stderr)
+	case "admin":
+		err = runAdmin(ctx, args[1:], env, stdout, stderr)
+	case "call":
+		err = runCall(ctx, args[1:], env, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], env, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "imagequota", version)
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "imagequota: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errCallFailed):
+		return 1
+	default:
+		fmt.Fprintln(stderr, "imagequota:", err)
+		return 1
+	}
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// config collects flag values whose defaults come from IMAGEQUOTA_* variables,
+// and every problem with them, so that all are reported at once.
+type config struct {
+	fs       *flag.FlagSet
+	env      map[string]string
+	problems []string
+}
+
+func newConfig(name, summary string, env map[string]string, stderr io.Writer) *config {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{fs: fs, env: env}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags (each defaults from the variable in brackets, where one is named):\n", summary)
+		fs.PrintDefaults()
+	}
+	return c
+}
+
+func (c *config) envHelp(key, help string) string {
+	if key == "" {
+		return help
+	}
+	return help + " [" + key + "]"
+}
+
+func (c *config) String(p *string, name, key, def, help string) {
+	if v, ok := c.env[key]; ok && key != "" {
+		def = v
+	}
+	c.fs.StringVar(p, name, def, c.envHelp(key, help))
+}
+
+// File reads a secret from the file named by KEY_FILE when KEY itself is unset.
+func (c *config) Secret(p *string, name, key, help string) {
+	def := c.env[key]
+	if def == "" && c.env[key+"_FILE"] != "" {
+		b, err := os.ReadFile(c.env[key+"_FILE"])
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s_FILE: %v", key, err))
+		}
+		def = strings.TrimSpace(string(b))
+	}
+	c.fs.StringVar(p, name, def, c.envHelp(key, help)+" (or "+key+"_FILE)")
+}
+
+func (c *config) Int(p *int, name, key string, def int, help string) {
+	if v, ok := c.env[key]; ok && key != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s=%q is not an integer", key, v))
+		} else {
+			def = n
+		}
+	}
+	c.fs.IntVar(p, name, def, c.envHelp(key, help))
+}
+
+func (c *config) Duration(p *time.Duration, name, key string, def time.Duration, help string) {
+	if v, ok := c.env[key]; ok && key != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s=%q is not a duration (like 2s or 1m)", key, v))
+		} else {
+			def = d
+		}
+	}
+	c.fs.DurationVar(p, name, def, c.envHelp(key, help))
+}
+
+func (c *config) Bool(p *bool, name, key string, def bool, help string) {
+	if v, ok := c.env[key]; ok && key != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s=%q is not a boolean", key, v))
+		} else {
+			def = b
+		}
+	}
+	c.fs.BoolVar(p, name, def, c.envHelp(key, help))
+}
+
+// Problem records a problem found while checking the values.
+func (c *config) Problem(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+// Parse parses args, allowing flags before and after positional arguments,
+// and returns the positional ones.
+func (c *config) Parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		rest := c.fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			pos = append(pos, rest[1:]...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return pos, nil
+}
+
+// Err reports every problem at once.
+func (c *config) Err() error {
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration:\n  %s", strings.Join(c.problems, "\n  "))
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/vm"
+	"imagequota/internal/zcapi"
+)
+
+type serveFlags struct {
+	addr, tlsCert, tlsKey, logLevel string
+	buildTime, requestTimeout       time.Duration
+	demo                            bool
+}
+
+func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	c := newConfig("serve", "imagequota serve: run the API server.", env, stderr)
+	sf := addStoreFlags(c)
+	f := serveFlags{}
+	c.String(&f.addr, "addr", "IMAGEQUOTA_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks one)")
+	c.Duration(&f.buildTime, "image-build-time", "IMAGEQUOTA_IMAGE_BUILD_TIME", 2*time.Second, "how long a new image stays CREATING (0: available at once)")
+	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request, store calls included")
+	c.String(&f.tlsCert, "tls-cert", "IMAGEQUOTA_TLS_CERT", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
+	c.String(&f.tlsKey, "tls-key", "IMAGEQUOTA_TLS_KEY", "", "TLS private key file (PEM)")
+	c.String(&f.logLevel, "log-level", "IMAGEQUOTA_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	c.Bool(&f.demo, "demo", "IMAGEQUOTA_DEMO", false, "create a demo account, key and instances when the store has no account, and print how to call")
+	pos, err := c.Parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		c.Problem("unexpected arguments: %s", strings.Join(pos, " "))
+	}
+	if sf.defaultMax < 0 || sf.defaultMax > quota.MaxLimit {
+		c.Problem("--default-max-count must be 0-%d; it is %d", quota.MaxLimit, sf.defaultMax)
+	}
+	if f.buildTime < 0 {
+		c.Problem("--image-build-time must not be negative")
+	}
+	if f.requestTimeout <= 0 {
+		c.Problem("--request-timeout must be positive")
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		c.Problem("--tls-cert and --tls-key go together")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		c.Problem("--log-level %q is not debug, info, warn or error", f.logLevel)
+	}
+	if err := c.Err(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	db, cat, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for name, pool := range db.Pools() {
+		reg.MustRegister(collectors.NewDBStatsCollector(pool, "imagequota_"+name))
+	}
+	svc := &vm.Service{Store: db, Catalog: cat, DefaultMax: sf.defaultMax, BuildTime: f.buildTime}
+	api := zcapi.NewServer(zcapi.Config{
+		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: reg,
+		Ready: db.Ping, RequestTimeout: f.requestTimeout,
+	})
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      f.requestTimeout + 5*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	logger.Info("listening", "url", url, "engine", db.Engine(), "store", redactURL(sf.url()), "locations", len(cat.Enabled()))
+	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, redactURL(sf.url()))
+	if f.demo {
+		if err := printDemo(ctx, db, cat, url, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "Create credentials with: imagequota admin account create --name NAME, then imagequota admin key create --account ID\n")
+		fmt.Fprintf(stdout, "Call it with: ZENLAYER_ENDPOINT=%s ZENLAYER_ACCESS_KEY_ID=… ZENLAYER_ACCESS_KEY_SECRET=… imagequota call DescribeImageQuota\n", url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if user, _, ok := strings.Cut(cred, ":"); ok {
+				return u[:i+3] + user + ":xxxxx@" + rest[at+1:]
+			}
+		}
+	}
+	return u
+}
+
+// printDemo creates the demo account when the store has none and prints how to call.
+func printDemo(ctx context.Context, db *store.DB, cat *quota.Catalog, url string, stdout io.Writer) error {
+	accts, err := db.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(accts) > 0 {
+		fmt.Fprintf(stdout, "The store already has accounts; no demo account was created. List them with: imagequota admin account list\n")
+		return nil
+	}
+	acct, err := db.CreateAccount(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	key, err := db.CreateAccessKey(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	locs := cat.Enabled()
+	var ids []string
+	for i := 0; i < 2 && i < len(locs); i++ {
+		inst, err := db.CreateInstance(ctx, quota.Instance{AccountID: acct.ID, LocationID: locs[i].ID, DiskGB: 40,
+			OSCategory: "Ubuntu", OSType: "linux", OSVersion: "22.04"})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, inst.ID+" ("+locs[i].ID+")")
+	}
+	self := "imagequota"
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
+		self = "go run ./cmd/imagequota"
+	}
+	envs := fmt.Sprintf("ZENLAYER_ENDPOINT=%s ZENLAYER_ACCESS_KEY_ID=%s ZENLAYER_ACCESS_KEY_SECRET=%s", url, key.ID, key.Secret)
+	fmt.Fprintf(stdout, "\nDemo account %s with access key %s and instances %s.\n", acct.ID, key.ID, strings.Join(ids, ", "))
+	fmt.Fprintf(stdout, "Try it, from another shell:\n\n")
+	fmt.Fprintf(stdout, "  %s %s call DescribeImageQuota\n", envs, self)
+	if len(ids) > 0 {
+		first, _, _ := strings.Cut(ids[0], " ")
+		fmt.Fprintf(stdout, "  %s %s call CreateImage --body '{\"instanceId\":\"%s\",\"imageName\":\"my-image\"}'\n", envs, self, first)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}

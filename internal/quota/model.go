@@ -1,0 +1,262 @@
+package quota
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// DefaultMaxCount is the server-wide limit when nothing more specific is set.
+const DefaultMaxCount = 5
+
+// Account is a tenant. Every image, instance, key and token belongs to one.
+type Account struct {
+	ID        string    `json:"accountId"`
+	Name      string    `json:"name"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// AccessKey is a signing credential of an account.
+type AccessKey struct {
+	ID        string    `json:"accessKeyId"`
+	AccountID string    `json:"accountId"`
+	Secret    string    `json:"-"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Credential is what authentication needs to know about a key or token.
+type Credential struct {
+	AccountID       string
+	Secret          string // access keys only
+	Disabled        bool   // the key itself
+	AccountDisabled bool
+	ExpiresAt       time.Time // tokens only
+}
+
+// Actor says who made a change and under which request; it goes to the audit trail.
+type Actor struct {
+	Name      string // access key id, "token:<id>" or "admin"
+	RequestID string
+}
+
+// AdminActor is the actor of changes made with `imagequota admin`.
+var AdminActor = Actor{Name: "admin"}
+
+// LimitOverride sets the limit for a scope. An empty AccountID or LocationID
+// means "any": both empty is the server-wide default.
+type LimitOverride struct {
+	AccountID  string `json:"accountId,omitempty"`
+	LocationID string `json:"locationId,omitempty"`
+	MaxCount   int    `json:"maxCount"`
+}
+
+// Limit sources, most specific first.
+const (
+	SourceAccountLocation = "account+location"
+	SourceAccount         = "account"
+	SourceLocation        = "location"
+	SourceDefault         = "default"
+	SourceServerDefault   = "server-default"
+)
+
+// ResolveLimit picks the most specific override that applies to (accountID,
+// locationID): account+location, then account, then location, then the stored
+// default; fallback (the server's configured default) when none applies.
+func ResolveLimit(overrides []LimitOverride, accountID, locationID string, fallback int) (int, string) {
+	best, rank, source := fallback, 0, SourceServerDefault
+	for _, o := range overrides {
+		r := 0
+		switch {
+		case o.AccountID == accountID && o.LocationID == locationID:
+			r = 4
+		case o.AccountID == accountID && o.LocationID == "":
+			r = 3
+		case o.AccountID == "" && o.LocationID == locationID:
+			r = 2
+		case o.AccountID == "" && o.LocationID == "":
+			r = 1
+		}
+		if r > rank {
+			best, rank = o.MaxCount, r
+			source = [...]string{"", SourceDefault, SourceLocation, SourceAccount, SourceAccountLocation}[r]
+		}
+	}
+	return best, source
+}
+
+// MaxLimit bounds any configured limit.
+const MaxLimit = 1_000_000
+
+// Usage is what an account's quota answer is computed from: its image count per
+// location and every limit override that may apply to it.
+type Usage struct {
+	Counts    map[string]int
+	Overrides []LimitOverride
+}
+
+// Instance is a virtual machine an image can be made from. Instances are an
+// input to this service.
+type Instance struct {
+	ID         string    `json:"instanceId"`
+	AccountID  string    `json:"accountId"`
+	LocationID string    `json:"location"`
+	DiskGB     int       `json:"diskGb"`
+	OSCategory string    `json:"osCategory"`
+	OSType     string    `json:"osType"`
+	OSVersion  string    `json:"osVersion"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+// Image types and states.
+const (
+	ImageTypePublic   = "PUBLIC_IMAGE"
+	ImageTypeCustom   = "CUSTOM_IMAGE"
+	StatusCreating    = "CREATING"
+	StatusAvailable   = "AVAILABLE"
+	StatusUnavailable = "UNAVAILABLE"
+)
+
+// Image is a custom image (or, with Type PUBLIC_IMAGE, an entry of the public catalogue).
+type Image struct {
+	ID          string
+	Type        string
+	AccountID   string
+	LocationID  string
+	InstanceID  string
+	Name        string
+	Description *string
+	SizeGB      int
+	Category    string
+	OSType      string
+	Version     string
+	Unavailable bool
+	CreatedAt   time.Time
+	ReadyAt     time.Time
+}
+
+// Status is the image's state at time now. A custom image is CREATING until
+// ReadyAt and AVAILABLE after, so the state is right across restarts.
+func (im Image) Status(now time.Time) string {
+	switch {
+	case im.Unavailable:
+		return StatusUnavailable
+	case now.Before(im.ReadyAt):
+		return StatusCreating
+	default:
+		return StatusAvailable
+	}
+}
+
+// SizeString is the image size as the wire carries it.
+func (im Image) SizeString() string { return strconv.Itoa(im.SizeGB) }
+
+// CreateImageInput is one admission request.
+type CreateImageInput struct {
+	AccountID   string
+	InstanceID  string
+	Name        string
+	Description *string
+	ClientToken string
+	// DefaultMax is the server's configured default limit.
+	DefaultMax int
+	// BuildTime is how long the image stays CREATING.
+	BuildTime time.Duration
+	Now       time.Time
+	Actor     Actor
+	// CheckInstance, when set, may refuse the instance (its location disabled, say).
+	CheckInstance func(Instance) error
+}
+
+// Fingerprint identifies the parameters of a create for clientToken replays.
+func (in CreateImageInput) Fingerprint() string {
+	d := "\x00"
+	if in.Description != nil {
+		d = "=" + *in.Description
+	}
+	return in.InstanceID + "\x1f" + in.Name + "\x1f" + d
+}
+
+// ModifyImagesInput renames or re-describes some of an account's images.
+type ModifyImagesInput struct {
+	AccountID   string
+	IDs         []string
+	Name        *string
+	Description *string
+	Actor       Actor
+}
+
+// DeleteImagesInput deletes some of an account's images, all or none.
+type DeleteImagesInput struct {
+	AccountID string
+	IDs       []string
+	Now       time.Time
+	Actor     Actor
+}
+
+// AuditRecord is one entry of the audit trail.
+type AuditRecord struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	AccountID string    `json:"accountId"`
+	Actor     string    `json:"actor"`
+	RequestID string    `json:"requestId"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"`
+	Before    any       `json:"before"`
+	After     any       `json:"after"`
+}
+
+// AuditFilter selects audit records.
+type AuditFilter struct {
+	AccountID string
+	Since     time.Time
+	Limit     int
+}
+
+// Store is what imagequota keeps. Errors are *Error for anything a caller can
+// act on; anything else is internal.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateAccount(ctx context.Context, name string) (Account, error)
+	GetAccount(ctx context.Context, id string) (Account, error)
+	ListAccounts(ctx context.Context) ([]Account, error)
+	SetAccountDisabled(ctx context.Context, id string, disabled bool) error
+
+	CreateAccessKey(ctx context.Context, accountID string) (AccessKey, error)
+	ListAccessKeys(ctx context.Context, accountID string) ([]AccessKey, error)
+	SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error
+	// CreateToken stores a new bearer token and returns it; only its hash is kept.
+	CreateToken(ctx context.Context, accountID string, ttl time.Duration) (token string, expiresAt time.Time, err error)
+
+	// AccessKeyCredential and TokenCredential return CodeSignatureFailure when
+	// nothing matches.
+	AccessKeyCredential(ctx context.Context, keyID string) (Credential, error)
+	TokenCredential(ctx context.Context, token string) (Credential, error)
+
+	Usage(ctx context.Context, accountID string) (Usage, error)
+	// SetLimit stores an override and returns the previous value, if any.
+	SetLimit(ctx context.Context, o LimitOverride, actor Actor) (previous *int, err error)
+	// UnsetLimit removes an override and returns the removed value, if any.
+	UnsetLimit(ctx context.Context, accountID, locationID string, actor Actor) (previous *int, err error)
+	ListLimits(ctx context.Context) ([]LimitOverride, error)
+
+	CreateInstance(ctx context.Context, in Instance) (Instance, error)
+	GetInstance(ctx context.Context, accountID, id string) (Instance, error)
+	ListInstances(ctx context.Context, accountID string) ([]Instance, error)
+	DeleteInstance(ctx context.Context, id string) error
+
+	// CreateImage admits and inserts an image in one transaction. replayed is
+	// true when clientToken matched an earlier create.
+	CreateImage(ctx context.Context, in CreateImageInput) (img Image, replayed bool, err error)
+	// ListImages returns an account's custom images, oldest first, optionally
+	// limited to ids and to one location.
+	ListImages(ctx context.Context, accountID string, ids []string, locationID string) ([]Image, error)
+	ModifyImages(ctx context.Context, in ModifyImagesInput) error
+	DeleteImages(ctx context.Context, in DeleteImagesInput) error
+
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+}

@@ -1,0 +1,102 @@
+package quota
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"unicode/utf8"
+)
+
+// Limits of image attributes.
+const (
+	MaxImageNameLen        = 24
+	MaxImageDescriptionLen = 255
+	MaxClientTokenLen      = 64
+	MaxIDsPerRequest       = 100
+)
+
+var imageNamePattern = regexp.MustCompile(`^[A-Za-z0-9\p{Han}._-]+$`)
+
+// CheckImageName validates an image name given as parameter param.
+func CheckImageName(param, name string) error {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case n == 0:
+		return Errorf(CodeLessLength, "%s must be 1-%d characters; it is empty.", param, MaxImageNameLen)
+	case n > MaxImageNameLen:
+		return Errorf(CodeExceedLength, "%s must be 1-%d characters; %q has %d.", param, MaxImageNameLen, name, n)
+	case !imageNamePattern.MatchString(name):
+		return Errorf(CodePatternError, "%s %q may contain only letters, digits, Chinese characters, '-', '_' and '.'.", param, name)
+	}
+	return nil
+}
+
+// CheckImageDescription validates an image description.
+func CheckImageDescription(param, d string) error {
+	if !utf8.ValidString(d) {
+		return Errorf(CodeInvalidParameterValue, "%s is not valid UTF-8.", param)
+	}
+	if n := utf8.RuneCountInString(d); n > MaxImageDescriptionLen {
+		return Errorf(CodeExceedLength, "%s must be at most %d characters; it has %d.", param, MaxImageDescriptionLen, n)
+	}
+	return nil
+}
+
+// CheckClientToken validates an idempotency token.
+func CheckClientToken(param, t string) error {
+	if len(t) > MaxClientTokenLen {
+		return Errorf(CodeExceedLength, "%s must be at most %d characters; it has %d.", param, MaxClientTokenLen, len(t))
+	}
+	for _, r := range t {
+		if r < 0x21 || r > 0x7e {
+			return Errorf(CodePatternError, "%s may contain only printable ASCII characters.", param)
+		}
+	}
+	return nil
+}
+
+// CheckLimit validates a limit value.
+func CheckLimit(n int) error {
+	if n < 0 {
+		return Errorf(CodeLessMinimum, "maxCount must be at least 0; it is %d.", n)
+	}
+	if n > MaxLimit {
+		return Errorf(CodeExceedMaximum, "maxCount must be at most %d; it is %d.", MaxLimit, n)
+	}
+	return nil
+}
+
+// publicImage describes an entry of the built-in public image catalogue.
+type publicImage struct {
+	name, category, osType, version string
+	sizeGB                          int
+}
+
+var publicImages = []publicImage{
+	{"Ubuntu 20.04", "Ubuntu", "linux", "20.04", 20},
+	{"Ubuntu 22.04", "Ubuntu", "linux", "22.04", 20},
+	{"Debian 12", "Debian", "linux", "12", 20},
+	{"CentOS 7.9", "CentOS", "linux", "7.9", 20},
+	{"Windows Server 2019", "Windows", "windows", "2019", 40},
+	{"Windows Server 2022", "Windows", "windows", "2022", 40},
+}
+
+// PublicImages returns the public images offered in a location. Their ids are
+// stable: derived from the location and the image.
+func PublicImages(locationID string) []Image {
+	out := make([]Image, 0, len(publicImages))
+	for _, p := range publicImages {
+		sum := sha256.Sum256([]byte(locationID + "/" + p.name))
+		out = append(out, Image{
+			ID:         "img-" + hex.EncodeToString(sum[:8]),
+			Type:       ImageTypePublic,
+			LocationID: locationID,
+			Name:       p.name,
+			SizeGB:     p.sizeGB,
+			Category:   p.category,
+			OSType:     p.osType,
+			Version:    p.version,
+		})
+	}
+	return out
+}

@@ -1,0 +1,195 @@
+// Package store keeps imagequota's state in SQLite (embedded, the default) or
+// PostgreSQL. Both engines share one implementation in SQL; the differences
+// (connection setup, locking, error codes, migrations) live in a dialect.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"imagequota/internal/quota"
+)
+
+// Options tune a store.
+type Options struct {
+	// MaxConns bounds the read pool (SQLite) or the whole pool (PostgreSQL). 0 picks a default.
+	MaxConns int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DB is a quota.Store on a SQL database.
+type DB struct {
+	d   dialect
+	w   *sql.DB // transactions that write
+	r   *sql.DB // reads
+	now func() time.Time
+
+	qmu     sync.RWMutex
+	queries map[string]string
+}
+
+var _ quota.Store = (*DB)(nil)
+
+// dialect is what differs between engines.
+type dialect interface {
+	name() string
+	// rebind turns '?' placeholders into the engine's.
+	rebind(q string) string
+	// lock serialises transactions that take the same key until they end.
+	lock(ctx context.Context, tx *sql.Tx, key string) error
+	// interpret turns a driver error into a *quota.Error where it means one.
+	interpret(err error) error
+	migrations() []migration
+}
+
+// Open opens the store at url: "postgres://…" or "postgresql://…" for
+// PostgreSQL; "sqlite:PATH", "file:PATH" or a plain path for SQLite. SQLite is
+// created and migrated on open; PostgreSQL must be migrated with Migrate and
+// is refused when its schema is behind, unless allowBehind is set.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url, opts)
+	case url == "":
+		return nil, errors.New("store: no database given")
+	default:
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		return openSQLite(ctx, path, opts)
+	}
+}
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (db *DB) Engine() string { return db.d.name() }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.r.PingContext(ctx); err != nil {
+		return db.d.interpret(err)
+	}
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return db.d.interpret(err)
+	}
+	return nil
+}
+
+// Pools returns the connection pools by name, for metrics.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.r == db.w {
+		return map[string]*sql.DB{"db": db.w}
+	}
+	return map[string]*sql.DB{"db_write": db.w, "db_read": db.r}
+}
+
+// q returns query s with the engine's placeholders, cached.
+func (db *DB) q(s string) string {
+	db.qmu.RLock()
+	r, ok := db.queries[s]
+	db.qmu.RUnlock()
+	if ok {
+		return r
+	}
+	r = db.d.rebind(s)
+	db.qmu.Lock()
+	db.queries[s] = r
+	db.qmu.Unlock()
+	return r
+}
+
+// inTx runs fn in a write transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return db.d.interpret(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return db.d.interpret(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.d.interpret(err)
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+func fromMicros(v int64) time.Time {
+	return time.UnixMicro(v).UTC()
+}
+
+// newID returns prefix followed by n random bytes in hex.
+func newID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return prefix + hex.EncodeToString(b)
+}
+
+// newSecret returns a random URL-safe string of n random bytes.
+func newSecret(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func notFound(code, what, id string) error {
+	return quota.Errorf(code, "%s %q does not exist.", what, id)
+}
+
+// errString wraps a value as a database/sql argument that stores NULL for nil.
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+func ptrString(n sql.NullString) *string {
+	if !n.Valid {
+		return nil
+	}
+	s := n.String
+	return &s
+}
+
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := quota.AsError(err); ok {
+		return err
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}

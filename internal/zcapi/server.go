@@ -1,0 +1,303 @@
+package zcapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"imagequota/internal/quota"
+	"imagequota/vmapi"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// Call is what a handler knows about the request it serves.
+type Call struct {
+	RequestID string
+	Action    string
+	Version   string
+	AccountID string
+	// Actor is the access key id, or "token:<first 8 hex of its hash>".
+	Actor string
+}
+
+// AuditActor is the call's actor for the audit trail.
+func (c *Call) AuditActor() quota.Actor {
+	return quota.Actor{Name: c.Actor, RequestID: c.RequestID}
+}
+
+// HandlerFunc serves one action: body is the raw request body.
+type HandlerFunc func(ctx context.Context, c *Call, body []byte) (any, error)
+
+// Handle turns a typed function into a HandlerFunc: strict decode into In,
+// In.Validate() when it has one, then fn. A nil *Out is sent as "response": null.
+func Handle[In any, Out any](fn func(ctx context.Context, c *Call, in *In) (Out, error)) HandlerFunc {
+	return func(ctx context.Context, c *Call, body []byte) (any, error) {
+		in := new(In)
+		if err := Decode(body, in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, in)
+	}
+}
+
+// Action is one entry of the action table.
+type Action struct {
+	Name string
+	// Versions limits the action to some API versions; empty means all.
+	Versions []string
+	Handler  HandlerFunc
+}
+
+// Authenticator looks up credentials.
+type Authenticator interface {
+	AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error)
+	TokenCredential(ctx context.Context, token string) (quota.Credential, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	Auth    Authenticator
+	Actions []Action
+	Logger  *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// Ready reports whether the store answers, for /readyz.
+	Ready func(ctx context.Context) error
+	Now   func() time.Time
+	// RequestTimeout bounds each API request's work (store calls included). 0 means 10s.
+	RequestTimeout time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	actions map[string]Action
+	m       *metrics
+}
+
+// Versions are the accepted values of X-ZC-Version.
+var Versions = []string{vmapi.VersionLegacy, vmapi.VersionCurrent}
+
+// NewServer builds a server from its configuration.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, actions: map[string]Action{}}
+	names := []string{}
+	for _, a := range cfg.Actions {
+		s.actions[a.Name] = a
+		names = append(names, a.Name)
+	}
+	s.m = newMetrics(cfg.Registry, names)
+	return s
+}
+
+// Handler returns the HTTP handler: the API on POST / and POST /api/v2/vm,
+// /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(vmapi.Path, s.serveAPI)
+	mux.HandleFunc("/{$}", s.serveAPI)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("/readyz", s.serveReady)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		id := NewRequestID()
+		writeError(w, id, quota.CodeResourceNotFound, "No such path: "+r.URL.Path+". The API is served on POST "+vmapi.Path+".")
+	})
+	return mux
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.cfg.Logger.Warn("not ready", "error", err.Error())
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"unavailable"}`)
+			return
+		}
+	}
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+// outcome is what a request came to, for the log and the metrics.
+type outcome struct {
+	action  string
+	account string
+	code    string
+	status  int
+	err     error
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := s.cfg.Now()
+	id := NewRequestID()
+	o := s.serve(w, r, id)
+	elapsed := s.cfg.Now().Sub(start)
+	label := o.action
+	if _, known := s.actions[label]; !known {
+		label = "unknown"
+	}
+	code := o.code
+	if code == "" {
+		code = "OK"
+	}
+	s.m.requests.WithLabelValues(label, code).Inc()
+	s.m.latency.WithLabelValues(label).Observe(elapsed.Seconds())
+	attrs := []slog.Attr{
+		slog.String("request_id", id),
+		slog.String("action", o.action),
+		slog.String("account", o.account),
+		slog.String("code", code),
+		slog.Int("status", o.status),
+		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if c := r.Header.Get("X-ZC-Request-Client"); c != "" {
+		attrs = append(attrs, slog.String("client", truncate(c, 128)))
+	}
+	level := slog.LevelInfo
+	if o.err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", o.err.Error()))
+	}
+	s.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// fail writes an error envelope and records it in o.
+func fail(w http.ResponseWriter, id string, o *outcome, code, message string) outcome {
+	o.code = code
+	o.status = writeError(w, id, code, message)
+	_, o.code = Status(code)
+	return *o
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcome {
+	o := outcome{action: r.Header.Get("X-ZC-Action")}
+	if o.action == "" {
+		o.action = r.Header.Get("X-TC-Action")
+	}
+	if len(o.action) > 64 {
+		o.action = o.action[:64]
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return fail(w, id, &o, quota.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed; use POST.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fail(w, id, &o, quota.CodeBodyTooLarge, "The request body is larger than 1 MiB.")
+		}
+		return fail(w, id, &o, quota.CodeInvalidParameterValue, "The request body could not be read completely.")
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return fail(w, id, &o, quota.CodeInvalidParameterValue, "Content-Type must be application/json; got "+quoteHeader(ct)+".")
+	}
+	version := r.Header.Get("X-ZC-Version")
+	if version == "" {
+		version = vmapi.DefaultVersion
+	} else if !slices.Contains(Versions, version) {
+		return fail(w, id, &o, quota.CodeInvalidParameterValue, "X-ZC-Version "+quoteHeader(version)+" is not supported; use "+strings.Join(Versions, " or ")+".")
+	}
+	call := &Call{RequestID: id, Version: version}
+	if err := s.authenticate(r, body, call); err != nil {
+		return s.failErr(w, id, &o, err)
+	}
+	o.account = call.AccountID
+	if o.action == "" {
+		return fail(w, id, &o, quota.CodeMissingParameter, "The X-ZC-Action header is missing.")
+	}
+	act, ok := s.actions[o.action]
+	if !ok || (len(act.Versions) > 0 && !slices.Contains(act.Versions, version)) {
+		return fail(w, id, &o, quota.CodeUnauthorizedOperation,
+			"Action "+quoteHeader(o.action)+" does not exist in version "+version+" or you may not call it.")
+	}
+	call.Action = act.Name
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	out, err := s.invoke(ctx, act, call, body)
+	if err != nil {
+		return s.failErr(w, id, &o, err)
+	}
+	resp, err := encodeSuccess(id, out)
+	if err != nil {
+		return s.failErr(w, id, &o, err)
+	}
+	writeJSON(w, http.StatusOK, id, resp)
+	o.status = http.StatusOK
+	return o
+}
+
+// invoke runs a handler, turning a panic into an internal error.
+func (s *Server) invoke(ctx context.Context, act Action, c *Call, body []byte) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{value: p}
+		}
+	}()
+	return act.Handler(ctx, c, body)
+}
+
+type panicError struct{ value any }
+
+func (p *panicError) Error() string {
+	return "panic: " + reflect.TypeOf(p.value).String()
+}
+
+// failErr writes err: its own code and message for a *quota.Error, a generic
+// message for anything else (which is logged with the request id).
+func (s *Server) failErr(w http.ResponseWriter, id string, o *outcome, err error) outcome {
+	if e, ok := quota.AsError(err); ok {
+		return fail(w, id, o, e.Code, e.Message)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fail(w, id, o, quota.CodeUnavailable, "The request could not be completed in time; retry shortly.")
+	}
+	o.err = err
+	return fail(w, id, o, quota.CodeInternal, "An internal error occurred. Quote request id "+id+" when asking for help.")
+}
+
+func quoteHeader(v string) string {
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return "\"" + strings.ToValidUTF8(v, "?") + "\""
+}
