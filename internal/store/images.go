@@ -168,6 +168,9 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				"The custom image quota of location %s is used up: count %d, maxCount %d. Images counted: %s%s.",
 				inst.LocationID, count, max, strings.Join(ids, ", "), more)
 		}
+		if db.afterCheck != nil {
+			db.afterCheck(in.AccountID, inst.LocationID, count, max)
+		}
 		now := fromMicros(micros(in.Now))
 		img = quota.Image{
 			ID: newID("img-", 8), Type: quota.ImageTypeCustom, AccountID: in.AccountID,

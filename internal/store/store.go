@@ -24,6 +24,10 @@ type Options struct {
 	MaxConns int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AfterAdmissionCheck, when set, runs inside CreateImage's transaction
+	// after the count was compared with the limit and before the insert. Tests
+	// use it to pause one writer at the worst moment.
+	AfterAdmissionCheck func(accountID, locationID string, count, max int)
 }
 
 // DB is a quota.Store on a SQL database.
@@ -32,6 +36,8 @@ type DB struct {
 	w   *sql.DB // transactions that write
 	r   *sql.DB // reads
 	now func() time.Time
+	// afterCheck is Options.AfterAdmissionCheck.
+	afterCheck func(accountID, locationID string, count, max int)
 
 	qmu     sync.RWMutex
 	queries map[string]string

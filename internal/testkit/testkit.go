@@ -113,6 +113,8 @@ type Options struct {
 	DefaultMax int // 0 means quota.DefaultMaxCount
 	BuildTime  time.Duration
 	Now        func() time.Time
+	// AfterAdmissionCheck is passed to the store (see store.Options).
+	AfterAdmissionCheck func(accountID, locationID string, count, max int)
 }
 
 // Server is a running test server.
@@ -132,7 +134,7 @@ func Start(t testing.TB, o Options) *Server {
 		if o.DBURL == "" {
 			o.DBURL = SQLiteURL(t)
 		}
-		o.DB = OpenStore(t, o.DBURL, store.Options{Now: o.Now})
+		o.DB = OpenStore(t, o.DBURL, store.Options{Now: o.Now, AfterAdmissionCheck: o.AfterAdmissionCheck})
 	}
 	if o.Catalog == nil {
 		o.Catalog = quota.DefaultCatalog()
@@ -210,4 +212,27 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock set to t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
