@@ -70,7 +70,9 @@ func DefaultCatalog() *Catalog {
 	return c
 }
 
-var locationIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+// locationIDPattern admits the built-in ids (sa-jeddah-1a) and the upper-case
+// zone ids of the published clients (FRA-A, HKG-A). Ids are case-sensitive.
+var locationIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
 
 // MaxCatalogLocations bounds the size of a catalogue file.
 const MaxCatalogLocations = 1000
@@ -86,7 +88,7 @@ func NewCatalog(locs []Location) (*Catalog, error) {
 	c := &Catalog{byID: make(map[string]Location, len(locs))}
 	for i, l := range locs {
 		if !locationIDPattern.MatchString(l.ID) {
-			return nil, fmt.Errorf("catalog: location %d: id %q must be 1-63 lower-case letters, digits or '-'", i, l.ID)
+			return nil, fmt.Errorf("catalog: location %d: id %q must be 1-63 letters, digits or '-'", i, l.ID)
 		}
 		if l.Name == "" || len(l.Name) > 128 {
 			return nil, fmt.Errorf("catalog: location %q: name must be 1-128 bytes", l.ID)

@@ -21,7 +21,7 @@ type Validator interface {
 // naming the field; anything that is not one JSON object is
 // INVALID_PARAMETER_VALUE. An empty body is {}.
 func Decode(body []byte, v any) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := bytes.Trim(body, jsonSpace)
 	if len(trimmed) == 0 {
 		trimmed = []byte("{}")
 	}
@@ -40,6 +40,10 @@ func Decode(body []byte, v any) error {
 	}
 	return nil
 }
+
+// jsonSpace is the white space JSON allows around a value (RFC 8259); other
+// Unicode spaces are not JSON and make the body invalid.
+const jsonSpace = " \t\r\n"
 
 func decodeError(err error, v any) error {
 	var te *json.UnmarshalTypeError

@@ -118,18 +118,15 @@ func NewServer(cfg Config) *Server {
 // /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(vmapi.Path, s.serveAPI)
-	mux.HandleFunc("/{$}", s.serveAPI)
+	// The API paths and every unknown path go through serveAPI, so that each
+	// gets a request id, a log line and a metric.
+	mux.HandleFunc("/", s.serveAPI)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
 	mux.HandleFunc("/readyz", s.serveReady)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		id := NewRequestID()
-		writeError(w, id, quota.CodeResourceNotFound, "No such path: "+r.URL.Path+". The API is served on POST "+vmapi.Path+".")
-	})
 	return mux
 }
 
@@ -215,6 +212,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	if len(o.action) > 64 {
 		o.action = o.action[:64]
 	}
+	if r.URL.Path != "/" && r.URL.Path != vmapi.Path {
+		return fail(w, id, &o, quota.CodeResourceNotFound, "No such path: "+quoteHeader(r.URL.Path)+". The API is served on POST "+vmapi.Path+".")
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(w, id, &o, quota.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed; use POST.")
@@ -286,7 +286,9 @@ func (p *panicError) Error() string {
 // message for anything else (which is logged with the request id).
 func (s *Server) failErr(w http.ResponseWriter, id string, o *outcome, err error) outcome {
 	if e, ok := quota.AsError(err); ok {
-		return fail(w, id, o, e.Code, e.Message)
+		if _, known := statusOf[e.Code]; known && e.Code != quota.CodeInternal {
+			return fail(w, id, o, e.Code, e.Message)
+		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fail(w, id, o, quota.CodeUnavailable, "The request could not be completed in time; retry shortly.")

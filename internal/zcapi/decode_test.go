@@ -1,0 +1,124 @@
+package zcapi_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/zcapi"
+	"imagequota/vmapi"
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		into func() any
+		want any    // the decoded value, when the body is accepted
+		code string // the error code, when it is refused
+		msg  []string
+	}{
+		{name: "empty body is {}", body: "", into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "white space is {}", body: " \r\n\t", into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "empty object", body: "{}", into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "object in white space", body: "\n {} \n", into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "both filters", body: `{"regionIds":["a"],"zoneIds":["b","c"]}`, into: newQuota,
+			want: &vmapi.DescribeImageQuotaRequest{RegionIDs: []string{"a"}, ZoneIDs: []string{"b", "c"}}},
+		{name: "unknown fields ignored", body: `{"x":1,"y":{"z":[null]},"zoneIds":["b"]}`, into: newQuota,
+			want: &vmapi.DescribeImageQuotaRequest{ZoneIDs: []string{"b"}}},
+		{name: "null filter is absent", body: `{"regionIds":null}`, into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "integers", body: `{"pageSize":10,"pageNum":1,"zoneId":"HKG-A"}`, into: newImages,
+			want: &vmapi.DescribeImagesRequest{PageSize: ptr(10), PageNum: ptr(1), ZoneID: ptr("HKG-A")}},
+
+		{name: "string for array", body: `{"regionIds":"sa-jeddah-1a"}`, into: newQuota,
+			code: quota.CodeInvalidParameterType, msg: []string{"regionIds", "array of strings", "string"}},
+		{name: "number in array", body: `{"zoneIds":["a",1]}`, into: newQuota,
+			code: quota.CodeInvalidParameterType, msg: []string{"zoneIds", "array of strings", "number"}},
+		{name: "object for array", body: `{"zoneIds":{}}`, into: newQuota,
+			code: quota.CodeInvalidParameterType, msg: []string{"zoneIds", "object"}},
+		{name: "string for integer", body: `{"pageSize":"10"}`, into: newImages,
+			code: quota.CodeInvalidParameterType, msg: []string{"pageSize", "integer", "string"}},
+		{name: "fraction for integer", body: `{"pageNum":1.5}`, into: newImages,
+			code: quota.CodeInvalidParameterType, msg: []string{"pageNum", "integer"}},
+		{name: "huge integer", body: `{"pageNum":1e400}`, into: newImages,
+			code: quota.CodeInvalidParameterType, msg: []string{"pageNum"}},
+		{name: "number for string", body: `{"instanceId":5}`, into: func() any { return new(vmapi.CreateImageRequest) },
+			code: quota.CodeInvalidParameterType, msg: []string{"instanceId", "a string", "number"}},
+		{name: "bool for string", body: `{"imageId":true}`, into: func() any { return new(vmapi.DescribeImageRequest) },
+			code: quota.CodeInvalidParameterType, msg: []string{"imageId", "bool"}},
+
+		{name: "array", body: `[]`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "string", body: `"x"`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "null", body: `null`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "number", body: `1`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "true", body: `true`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "second object", body: `{} {}`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"after the JSON object"}},
+		{name: "trailing garbage", body: `{}x`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"after the JSON object"}},
+		{name: "trailing bracket", body: `{}]`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"after the JSON object"}},
+		{name: "trailing non-JSON space", body: "{}\u00a0", into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"after the JSON object"}},
+		{name: "leading non-JSON space", body: "\u00a0{}", into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"JSON object"}},
+		{name: "truncated", body: `{"regionIds":`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
+		{name: "bare key", body: `{regionIds}`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
+		{name: "trailing comma", body: `{"regionIds":[],}`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
+		{name: "too deep", body: `{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"JSON"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := tt.into()
+			err := zcapi.Decode([]byte(tt.body), v)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatalf("Decode(%q): %v", tt.body, err)
+				}
+				if !reflect.DeepEqual(v, tt.want) {
+					t.Fatalf("Decode(%q) = %+v; want %+v", tt.body, v, tt.want)
+				}
+				return
+			}
+			e, ok := quota.AsError(err)
+			if !ok {
+				t.Fatalf("Decode(%q) error = %v; want a *quota.Error", tt.body, err)
+			}
+			if e.Code != tt.code {
+				t.Fatalf("Decode(%q) code = %s (%s); want %s", tt.body, e.Code, e.Message, tt.code)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(e.Message, m) {
+					t.Errorf("Decode(%q) message %q does not mention %q", tt.body, e.Message, m)
+				}
+			}
+		})
+	}
+}
+
+// validated checks itself after decoding.
+type validated struct {
+	N *int `json:"n"`
+}
+
+func (v *validated) Validate() error {
+	if v.N == nil {
+		return quota.Errorf(quota.CodeMissingParameter, "n is required.")
+	}
+	return nil
+}
+
+func TestDecodeCallsValidate(t *testing.T) {
+	t.Parallel()
+	if err := zcapi.Decode([]byte(`{"n":1}`), new(validated)); err != nil {
+		t.Errorf("valid body: %v", err)
+	}
+	err := zcapi.Decode([]byte(`{}`), new(validated))
+	if e, ok := quota.AsError(err); !ok || e.Code != quota.CodeMissingParameter {
+		t.Errorf("Decode of a body Validate refuses = %v; want %s", err, quota.CodeMissingParameter)
+	}
+}
+
+func newQuota() any  { return new(vmapi.DescribeImageQuotaRequest) }
+func newImages() any { return new(vmapi.DescribeImagesRequest) }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,435 @@
+package zcapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"imagequota/client"
+	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/testkit"
+	"imagequota/internal/zcapi"
+	"imagequota/vmapi"
+)
+
+var requestIDPattern = regexp.MustCompile(`^T[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`)
+
+func TestStatusTable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code   string
+		status int
+		wire   string
+	}{
+		{quota.CodeMissingParameter, 400, ""},
+		{quota.CodeInvalidParameterType, 400, ""},
+		{quota.CodeInvalidParameterValue, 400, ""},
+		{quota.CodeExceedLength, 400, ""},
+		{quota.CodeLessLength, 400, ""},
+		{quota.CodeExceedMaximum, 400, ""},
+		{quota.CodeLessMinimum, 400, ""},
+		{quota.CodePatternError, 400, ""},
+		{quota.CodeImageQuotaExceeded, 400, ""},
+		{quota.CodeImageStatus, 400, ""},
+		{quota.CodeBodyTooLarge, 413, quota.CodeExceedLength},
+		{quota.CodeInvalidAuthorization, 401, ""},
+		{quota.CodeSignatureFailure, 401, ""},
+		{quota.CodeSignatureExpired, 401, ""},
+		{quota.CodeUnauthorizedOperation, 401, ""},
+		{quota.CodeResourceNotFound, 404, ""},
+		{quota.CodeRegionNotFound, 404, ""},
+		{quota.CodeZoneNotFound, 404, ""},
+		{quota.CodeInstanceNotFound, 404, ""},
+		{quota.CodeImageNotFound, 404, ""},
+		{quota.CodeAccountNotFound, 404, ""},
+		{quota.CodeAccessKeyNotFound, 404, ""},
+		{quota.CodeMethodNotAllowed, 405, ""},
+		{quota.CodeConflict, 409, ""},
+		{quota.CodeRequestLimitExceeded, 429, ""},
+		{quota.CodeInternal, 500, ""},
+		{quota.CodeUnavailable, 503, ""},
+		{"NOT_A_CODE", 500, quota.CodeInternal},
+	}
+	for _, tt := range tests {
+		wantWire := tt.wire
+		if wantWire == "" {
+			wantWire = tt.code
+		}
+		status, wire := zcapi.Status(tt.code)
+		if status != tt.status || wire != wantWire {
+			t.Errorf("Status(%s) = %d, %s; want %d, %s", tt.code, status, wire, tt.status, wantWire)
+		}
+	}
+	codes := zcapi.Codes()
+	if len(codes) != len(tests)-1 {
+		t.Errorf("Codes() has %d codes; the table above lists %d", len(codes), len(tests)-1)
+	}
+	upperSnake := regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
+	for _, c := range codes {
+		status, wire := zcapi.Status(c)
+		if !upperSnake.MatchString(wire) {
+			t.Errorf("wire code %q is not UPPER_SNAKE", wire)
+		}
+		if status == http.StatusOK || status < 400 {
+			t.Errorf("code %s maps to HTTP %d; errors are 4xx/5xx only", c, status)
+		}
+	}
+}
+
+func TestNewRequestID(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := zcapi.NewRequestID()
+		if !requestIDPattern.MatchString(id) {
+			t.Fatalf("NewRequestID() = %q; want T + upper-case UUID v4", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewRequestID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+// echoIn and echoOut are the wire types of the test action Echo.
+type echoIn struct {
+	Name *string `json:"name"`
+}
+
+type echoOut struct {
+	Name    string   `json:"name"`
+	Account string   `json:"account"`
+	Version string   `json:"version"`
+	List    []string `json:"list"`
+}
+
+// faultyAuth wraps a real store and fails on demand.
+type faultyAuth struct {
+	zcapi.Authenticator
+	err error
+}
+
+func (f faultyAuth) AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
+	if f.err != nil {
+		return quota.Credential{}, f.err
+	}
+	return f.Authenticator.AccessKeyCredential(ctx, keyID)
+}
+
+type apiEnv struct {
+	url  string
+	db   *store.DB
+	acct testkit.Account
+	reg  *prometheus.Registry
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testActions are actions that produce each kind of outcome the generic
+// handler must turn into an envelope.
+func testActions() []zcapi.Action {
+	type none = struct{}
+	return []zcapi.Action{
+		{Name: "Echo", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *echoIn) (*echoOut, error) {
+			out := &echoOut{Account: c.AccountID, Version: c.Version, List: []string{}}
+			if in.Name != nil {
+				out.Name = *in.Name
+			}
+			return out, nil
+		})},
+		{Name: "Legacy", Versions: []string{vmapi.VersionLegacy}, Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return &none{}, nil
+		})},
+		{Name: "Nothing", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*echoOut, error) {
+			return nil, nil
+		})},
+		{Name: "Fail", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, errors.New("disk on fire at /var/lib/secret-path")
+		})},
+		{Name: "Panic", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			panic("handler bug")
+		})},
+		{Name: "Slow", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			<-ctx.Done() // the request timeout always ends this
+			return nil, ctx.Err()
+		})},
+		{Name: "Throttle", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, quota.Errorf(quota.CodeRequestLimitExceeded, "Too many requests for account %s.", c.AccountID)
+		})},
+		{Name: "Conflict", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, quota.Errorf(quota.CodeConflict, "The resource already exists.")
+		})},
+		{Name: "Unmapped", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, quota.Errorf("SOMETHING_UNMAPPED", "unmapped detail at /var/lib/secret-path")
+		})},
+		{Name: "Internal", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, quota.Errorf(quota.CodeInternal, "internal detail at /var/lib/secret-path")
+		})},
+		{Name: "NotObject", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) ([]string, error) {
+			return []string{"a"}, nil
+		})},
+	}
+}
+
+func setupAPI(t *testing.T, authErr error) *apiEnv {
+	t.Helper()
+	db := testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{})
+	e := &apiEnv{db: db, reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
+	srv := zcapi.NewServer(zcapi.Config{
+		Auth:           faultyAuth{Authenticator: db, err: authErr},
+		Actions:        testActions(),
+		Logger:         slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Registry:       e.reg,
+		Ready:          db.Ping,
+		RequestTimeout: 50 * time.Millisecond,
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	e.url = hs.URL
+	e.acct = testkit.NewAccount(t, db, hs.URL)
+	return e
+}
+
+// envelope checks the envelope of an answer and returns its decoded body.
+func envelope(t *testing.T, r *client.Response) map[string]json.RawMessage {
+	t.Helper()
+	if r.HTTPStatus == http.StatusInternalServerError && r.RequestID == "" {
+		t.Fatalf("HTTP 500 without a request id")
+	}
+	if !requestIDPattern.MatchString(r.RequestID) {
+		t.Fatalf("X-ZC-Request-Id %q is not T + upper-case UUID v4", r.RequestID)
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.Body, err)
+	}
+	var id string
+	if err := json.Unmarshal(body["requestId"], &id); err != nil || id != r.RequestID {
+		t.Fatalf("requestId %s differs from the header %q", body["requestId"], r.RequestID)
+	}
+	keys := make([]string, 0, len(body))
+	for k := range body {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if r.HTTPStatus == http.StatusOK {
+		if !slices.Equal(keys, []string{"requestId", "response"}) {
+			t.Fatalf("success body has keys %v; want requestId, response", keys)
+		}
+		return body
+	}
+	if !slices.Equal(keys, []string{"code", "message", "requestId"}) {
+		t.Fatalf("error body has keys %v; want exactly code, message, requestId", keys)
+	}
+	for _, k := range keys {
+		var s string
+		if err := json.Unmarshal(body[k], &s); err != nil || s == "" {
+			t.Fatalf("error field %s = %s; want a non-empty string", k, body[k])
+		}
+	}
+	return body
+}
+
+func TestServeOutcomes(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t, nil)
+	const secretDetail = "/var/lib/secret-path"
+	tests := []struct {
+		action  string
+		version string
+		body    string
+		status  int
+		code    string
+		msg     []string // substrings of the message
+		notMsg  []string // what the message must not reveal
+		resp    string   // the exact "response" of a success, requestId removed
+	}{
+		{action: "Echo", body: `{"name":"x"}`, status: 200, resp: `{"name":"x","account":"` + e.acct.ID + `","version":"2026-04-01","list":[]}`},
+		{action: "Echo", version: vmapi.VersionLegacy, body: `{}`, status: 200, resp: `{"name":"","account":"` + e.acct.ID + `","version":"2023-03-13","list":[]}`},
+		{action: "Echo", body: `{"name":7}`, status: 400, code: quota.CodeInvalidParameterType, msg: []string{"name"}},
+		{action: "Legacy", version: vmapi.VersionLegacy, status: 200, resp: `{}`},
+		{action: "Legacy", version: vmapi.VersionCurrent, status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"Legacy", "2026-04-01"}},
+		{action: "Legacy", status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"Legacy"}},
+		{action: "Nothing", status: 200, resp: `null`},
+		{action: "Fail", status: 500, code: quota.CodeInternal, msg: []string{"internal error", "request id"}, notMsg: []string{secretDetail, "disk"}},
+		{action: "Panic", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}, notMsg: []string{"handler bug"}},
+		{action: "NotObject", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}},
+		{action: "Unmapped", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}, notMsg: []string{secretDetail}},
+		{action: "Internal", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}, notMsg: []string{secretDetail}},
+		{action: "Slow", status: 503, code: quota.CodeUnavailable, msg: []string{"retry"}},
+		{action: "Throttle", status: 429, code: quota.CodeRequestLimitExceeded, msg: []string{e.acct.ID}},
+		{action: "Conflict", status: 409, code: quota.CodeConflict, msg: []string{"exists"}},
+		{action: "NoSuchAction", status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"NoSuchAction"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action+"/"+tt.version, func(t *testing.T) {
+			t.Parallel()
+			c := *e.acct.Client
+			c.Version = tt.version
+			r, err := c.Do(context.Background(), tt.action, []byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := envelope(t, r)
+			if r.HTTPStatus != tt.status {
+				t.Fatalf("HTTP %d (%s); want %d", r.HTTPStatus, r.Body, tt.status)
+			}
+			if tt.status == http.StatusOK {
+				got := string(body["response"])
+				want := tt.resp
+				switch tt.resp {
+				case "null":
+				case "{}":
+					want = `{"requestId":"` + r.RequestID + `"}`
+				default:
+					want = `{"requestId":"` + r.RequestID + `",` + strings.TrimPrefix(tt.resp, "{")
+				}
+				if got != want {
+					t.Fatalf("response = %s; want %s", got, want)
+				}
+				return
+			}
+			var code, msg string
+			_ = json.Unmarshal(body["code"], &code)
+			_ = json.Unmarshal(body["message"], &msg)
+			if code != tt.code {
+				t.Fatalf("code %s (%s); want %s", code, msg, tt.code)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q does not mention %q", msg, m)
+				}
+			}
+			for _, m := range tt.notMsg {
+				if strings.Contains(msg, m) {
+					t.Errorf("message %q reveals %q", msg, m)
+				}
+			}
+			if tt.status == http.StatusInternalServerError && !strings.Contains(msg, r.RequestID) {
+				t.Errorf("internal error message %q does not quote the request id %s", msg, r.RequestID)
+			}
+		})
+	}
+	t.Run("internal details are logged with the request id", func(t *testing.T) {
+		t.Parallel()
+		r, err := e.acct.Client.Do(context.Background(), "Fail", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := logLine(t, e.logs.String(), r.RequestID)
+		if line["code"] != quota.CodeInternal || !strings.Contains(line["error"].(string), secretDetail) {
+			t.Errorf("log line %v lacks code %s and the error detail", line, quota.CodeInternal)
+		}
+	})
+}
+
+// logLine returns the request log line of request id.
+func logLine(t *testing.T, logs, id string) map[string]any {
+	t.Helper()
+	for _, l := range strings.Split(logs, "\n") {
+		if !strings.Contains(l, id) {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		if m["request_id"] == id {
+			return m
+		}
+	}
+	t.Fatalf("no log line for request %s in:\n%s", id, logs)
+	return nil
+}
+
+func TestServeAuthenticatorFailure(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t, errors.New("connection refused to db.internal:5432"))
+	r, err := e.acct.Client.Do(context.Background(), "Echo", []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := envelope(t, r)
+	if r.HTTPStatus != http.StatusInternalServerError || strings.Contains(string(body["message"]), "db.internal") {
+		t.Fatalf("HTTP %d %s; want 500 with a generic message", r.HTTPStatus, r.Body)
+	}
+	if line := logLine(t, e.logs.String(), r.RequestID); !strings.Contains(line["error"].(string), "db.internal") {
+		t.Errorf("log line %v lacks the cause", line)
+	}
+}
+
+func TestServeMetrics(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t, nil)
+	ctx := context.Background()
+	for _, a := range []string{"Echo", "Echo", "Fail", "NoSuchAction"} {
+		if _, err := e.acct.Client.Do(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := map[[2]string]float64{}
+	observed := map[string]uint64{}
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "imagequota_requests_total":
+				counts[[2]string{labels["action"], labels["code"]}] = m.GetCounter().GetValue()
+			case "imagequota_request_duration_seconds":
+				observed[labels["action"]] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	want := map[[2]string]float64{
+		{"Echo", "OK"}:                               2,
+		{"Fail", quota.CodeInternal}:                 1,
+		{"unknown", quota.CodeUnauthorizedOperation}: 1,
+	}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("imagequota_requests_total%v = %v; want %v (all: %v)", k, counts[k], v, counts)
+		}
+	}
+	if observed["Echo"] != 2 || observed["Fail"] != 1 || observed["unknown"] != 1 {
+		t.Errorf("imagequota_request_duration_seconds counts = %v; want Echo 2, Fail 1, unknown 1", observed)
+	}
+	if _, ok := observed["NoSuchAction"]; ok {
+		t.Errorf("an unknown action got its own label: %v", observed)
+	}
+}
