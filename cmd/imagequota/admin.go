@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,26 +56,30 @@ type adminCtx struct {
 }
 
 func runAdmin(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	top := newConfig("admin", adminUsage, env, stderr)
+	top := newConfig("admin", adminUsage, env, stdout, stderr)
 	addStoreFlags(top)
-	top.fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
-	if err := top.fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+	top.fs.Usage = func() { fmt.Fprint(top.fs.Output(), adminUsage) }
+	if err := parseFlags(top.fs, args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
 	}
 	rest := top.fs.Args()
-	if len(rest) < 2 {
+	switch {
+	case len(rest) == 0:
 		fmt.Fprint(stderr, adminUsage)
-		if len(rest) == 1 && rest[0] == "help" {
-			return nil
-		}
+		return errUsage
+	case rest[0] == "help" || (len(rest) > 1 && isHelpFlag(rest[1])):
+		fmt.Fprint(stdout, adminUsage)
+		return nil
+	case len(rest) == 1:
+		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n%s", rest[0], adminUsage)
 		return errUsage
 	}
 	group, verb := rest[0], rest[1]
 	name := group + " " + verb
-	c := newConfig("admin "+name, "imagequota admin "+name+": see \"imagequota admin --help\".", env, stderr)
+	c := newConfig("admin "+name, "Usage: imagequota admin [--data-dir DIR | --db URL] "+name+" [flags]\n\nSee \"imagequota admin --help\" for every command.", env, stdout, stderr)
 	sf := addStoreFlags(c)
 	// Flags given before the command are the defaults of the same flags after it.
 	c.fs.VisitAll(func(f *flag.Flag) {
@@ -105,7 +111,7 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		c.String(&account, "account", "", "", "account id (omit for every account)")
 		c.String(&location, "location", "", "", "location id (omit for every location)")
 		if verb == "set" {
-			c.Int(&max, "max", "", -1, "the limit (required, 0-1000000)")
+			c.Int(&max, "max", "", 0, "the limit (required, 0-1000000)")
 		}
 	case "instance create":
 		c.String(&account, "account", "", "", "account id (required)")
@@ -159,10 +165,10 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 			c.Problem("--ttl must be positive")
 		}
 	case "quota set":
-		if max < 0 {
-			c.Problem("--max is required and must be 0-%d", quota.MaxLimit)
-		} else if err := quota.CheckLimit(max); err != nil {
-			c.Problem("--max: %s", err.(*quota.Error).Message)
+		if !isSet(c.fs, "max") {
+			c.Problem("--max is required (0-%d)", quota.MaxLimit)
+		} else if max < 0 || max > quota.MaxLimit {
+			c.Problem("--max must be 0-%d; it is %d", quota.MaxLimit, max)
 		}
 	case "instance create":
 		required("location", location)
@@ -182,10 +188,11 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 			}
 		}
 	}
+	cat := sf.loadCatalog(c)
 	if err := c.Err(); err != nil {
 		return err
 	}
-	db, cat, err := sf.open(ctx)
+	db, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,10 +264,8 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 	case "quota set":
 		return a.quotaSet(ctx, account, location, max)
 	case "quota unset":
-		if account != "" {
-			if _, err := db.GetAccount(ctx, account); err != nil {
-				return err
-			}
+		if err := a.checkAccount(ctx, account); err != nil {
+			return err
 		}
 		prev, err := db.UnsetLimit(ctx, account, location, quota.AdminActor)
 		if err != nil {
@@ -299,6 +304,9 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		return a.print(map[string]any{"instanceId": inst.ID, "accountId": inst.AccountID, "location": inst.LocationID},
 			[]string{"INSTANCE ID", "ACCOUNT ID", "LOCATION"}, [][]string{{inst.ID, inst.AccountID, inst.LocationID}})
 	case "instance list":
+		if err := a.checkAccount(ctx, account); err != nil {
+			return err
+		}
 		insts, err := db.ListInstances(ctx, account)
 		if err != nil {
 			return err
@@ -314,6 +322,9 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		}
 		return a.print(map[string]any{"instanceId": id, "deleted": true}, []string{"INSTANCE ID", "DELETED"}, [][]string{{id, "true"}})
 	case "audit list":
+		if err := a.checkAccount(ctx, account); err != nil {
+			return err
+		}
 		recs, err := db.ListAudit(ctx, quota.AuditFilter{AccountID: account, Since: sinceT, Limit: limit})
 		if err != nil {
 			return err
@@ -325,6 +336,15 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		return a.print(recs, []string{"TIME", "ACCOUNT", "ACTOR", "REQUEST ID", "ACTION", "TARGET", "BEFORE", "AFTER"}, rows)
 	}
 	return nil
+}
+
+// checkAccount returns an error when account is given and does not exist.
+func (a *adminCtx) checkAccount(ctx context.Context, account string) error {
+	if account == "" {
+		return nil
+	}
+	_, err := a.db.GetAccount(ctx, account)
+	return err
 }
 
 // quotaSet sets a limit and warns when it is below current usage.
@@ -348,7 +368,17 @@ func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max i
 	if err != nil {
 		return err
 	}
-	// Warn for every (account, location) whose count is now over its resolved limit because of this change.
+	// Warn for every (account, location) where the limit just set is the one
+	// in effect and the count is over it.
+	source := quota.SourceDefault
+	switch {
+	case account != "" && location != "":
+		source = quota.SourceAccountLocation
+	case account != "":
+		source = quota.SourceAccount
+	case location != "":
+		source = quota.SourceLocation
+	}
 	type excess struct {
 		Account  string `json:"accountId"`
 		Location string `json:"location"`
@@ -362,12 +392,18 @@ func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max i
 		if err != nil {
 			return err
 		}
-		for loc, n := range u.Counts {
+		locs := make([]string, 0, len(u.Counts))
+		for loc := range u.Counts {
+			locs = append(locs, loc)
+		}
+		sort.Strings(locs)
+		for _, loc := range locs {
+			n := u.Counts[loc]
 			if location != "" && loc != location {
 				continue
 			}
-			m, _ := quota.ResolveLimit(u.Overrides, acct, loc, a.defaultMax)
-			if n > m {
+			m, src := quota.ResolveLimit(u.Overrides, acct, loc, a.defaultMax)
+			if src == source && n > m {
 				warnings = append(warnings, excess{acct, loc, n, m, n - m})
 				fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
 					acct, n, loc, n-m, m, n-m+1)
@@ -416,6 +452,22 @@ func (a *adminCtx) print(v any, header []string, rows [][]string) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// isHelpFlag reports whether arg asks for help.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func enabled(b bool) string {

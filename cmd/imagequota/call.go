@@ -25,8 +25,8 @@ exits with status 1.
 `
 
 func runCall(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	c := newConfig("call", callUsage, env, stderr)
-	c.fs.Usage = func() { fmt.Fprint(stderr, callUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
+	c := newConfig("call", callUsage, env, stdout, stderr)
+	c.fs.Usage = func() { fmt.Fprint(c.fs.Output(), callUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
 	var body, endpoint, ver string
 	var timeout time.Duration
 	var insecure bool

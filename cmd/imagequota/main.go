@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -59,6 +60,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "migrate":
 		err = runMigrate(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
+		if len(args) > 1 && isHelpFlag(args[1]) {
+			fmt.Fprintln(stdout, "Usage: imagequota version\n\nPrints the version of imagequota.")
+			break
+		}
 		fmt.Fprintln(stdout, "imagequota", version)
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
@@ -94,20 +99,39 @@ func envMap(environ []string) map[string]string {
 // config collects flag values whose defaults come from IMAGEQUOTA_* variables,
 // and every problem with them, so that all are reported at once.
 type config struct {
-	fs       *flag.FlagSet
-	env      map[string]string
-	problems []string
+	fs             *flag.FlagSet
+	env            map[string]string
+	problems       []string
+	stdout, stderr io.Writer
 }
 
-func newConfig(name, summary string, env map[string]string, stderr io.Writer) *config {
+// newConfig returns a config whose usage text starts with summary. The usage
+// goes to stdout when asked for with --help, to stderr after a usage error.
+func newConfig(name, summary string, env map[string]string, stdout, stderr io.Writer) *config {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := &config{fs: fs, env: env}
+	c := &config{fs: fs, env: env, stdout: stdout, stderr: stderr}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\n\nFlags (each defaults from the variable in brackets, where one is named):\n", summary)
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags (each defaults from the variable in brackets, where one is named):\n", summary)
 		fs.PrintDefaults()
 	}
 	return c
+}
+
+// parseFlags parses args with fs. For --help the usage goes to stdout and
+// flag.ErrHelp is returned; for a usage error its first line (the problem)
+// goes to stderr with a pointer to --help.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(buf.Bytes())
+	case err != nil:
+		problem, _, _ := strings.Cut(buf.String(), "\n")
+		fmt.Fprintf(stderr, "imagequota %s: %s\nRun \"imagequota %s --help\" for usage.\n", fs.Name(), problem, fs.Name())
+	}
+	return err
 }
 
 func (c *config) envHelp(key, help string) string {
@@ -124,7 +148,8 @@ func (c *config) String(p *string, name, key, def, help string) {
 	c.fs.StringVar(p, name, def, c.envHelp(key, help))
 }
 
-// File reads a secret from the file named by KEY_FILE when KEY itself is unset.
+// Secret is String for a value that may be secret: when KEY is unset it is read
+// from the file named by KEY_FILE.
 func (c *config) Secret(p *string, name, key, help string) {
 	def := c.env[key]
 	if def == "" && c.env[key+"_FILE"] != "" {
@@ -183,7 +208,7 @@ func (c *config) Problem(format string, args ...any) {
 func (c *config) Parse(args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := c.fs.Parse(args); err != nil {
+		if err := parseFlags(c.fs, args, c.stdout, c.stderr); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}

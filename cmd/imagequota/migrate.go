@@ -21,8 +21,8 @@ migrated when it is opened.
 `
 
 func runMigrate(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	c := newConfig("migrate", migrateUsage, env, stderr)
-	c.fs.Usage = func() { fmt.Fprint(stderr, migrateUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
+	c := newConfig("migrate", migrateUsage, env, stdout, stderr)
+	c.fs.Usage = func() { fmt.Fprint(c.fs.Output(), migrateUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
 	sf := addStoreFlags(c)
 	var output string
 	c.String(&output, "output", "", "table", "output format: table or json")

@@ -22,6 +22,14 @@ import (
 	"imagequota/internal/zcapi"
 )
 
+const serveUsage = `imagequota serve: run the API server.
+
+Usage: imagequota serve [--addr 127.0.0.1:8080] [--data-dir DIR | --db URL] [--demo] [flags]
+
+The API is served on POST /api/v2/vm (and POST /), with /healthz, /readyz and
+/metrics on the same listener. SIGINT or SIGTERM stops it after the requests in
+flight have been answered.`
+
 type serveFlags struct {
 	addr, tlsCert, tlsKey, logLevel string
 	buildTime, requestTimeout       time.Duration
@@ -29,7 +37,7 @@ type serveFlags struct {
 }
 
 func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	c := newConfig("serve", "imagequota serve: run the API server.", env, stderr)
+	c := newConfig("serve", serveUsage, env, stdout, stderr)
 	sf := addStoreFlags(c)
 	f := serveFlags{}
 	c.String(&f.addr, "addr", "IMAGEQUOTA_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks one)")
@@ -62,12 +70,21 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		c.Problem("--log-level %q is not debug, info, warn or error", f.logLevel)
 	}
+	var tlsConfig *tls.Config
+	if f.tlsCert != "" && f.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			c.Problem("--tls-cert and --tls-key: %v", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	cat := sf.loadCatalog(c)
 	if err := c.Err(); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	db, cat, err := sf.open(ctx)
+	db, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -98,13 +115,8 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if f.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("tls: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}

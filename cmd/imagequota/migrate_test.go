@@ -1,0 +1,130 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"imagequota/internal/testkit"
+	"imagequota/vmapi"
+)
+
+type migration struct {
+	Version int    `json:"version"`
+	Name    string `json:"name"`
+	Applied bool   `json:"applied"`
+}
+
+// migrations runs "migrate --db URL status --output json".
+func migrations(t *testing.T, dbURL string) []migration {
+	t.Helper()
+	r := runWith(t, nil, "migrate", "--db", dbURL, "status", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("migrate status: exit %d: %s", r.code, r.stderr)
+	}
+	var ms []migration
+	mustUnmarshal(t, []byte(r.stdout), &ms)
+	if len(ms) == 0 {
+		t.Fatal("migrate status lists no migrations")
+	}
+	return ms
+}
+
+func TestMigrateSQLite(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	dbURL := "sqlite:" + filepath.Join(c.dir, "imagequota.db")
+	tests := []struct {
+		name   string
+		args   []string
+		stdout string
+	}{
+		// SQLite is migrated when it is opened: there is never anything to apply.
+		{"up", []string{"migrate", "--data-dir", c.dir}, "The schema is up to date; nothing to apply."},
+		{"up by URL", []string{"migrate", "--db", dbURL, "up"}, "The schema is up to date; nothing to apply."},
+		{"status", []string{"migrate", "--data-dir", c.dir, "status"}, "0001_init"},
+	}
+	for _, tc := range tests {
+		r := c.run(t, tc.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tc.stdout) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tc.name, r.code, r.stdout, r.stderr, tc.stdout)
+		}
+	}
+	for _, m := range migrations(t, dbURL) {
+		if !m.Applied {
+			t.Errorf("migration %+v is not applied", m)
+		}
+	}
+}
+
+func TestMigratePostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := testkit.PostgresURL(t)
+	c := setup(t)
+	for _, m := range migrations(t, dbURL) {
+		if m.Applied {
+			t.Errorf("migration %+v is applied on a new database", m)
+		}
+	}
+
+	// A schema that is behind is refused by the server and the admin command alike.
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--db", dbURL},
+		{"admin", "--db", dbURL, "account", "list"},
+	} {
+		r := runWith(t, nil, args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "the database schema is behind") || !strings.Contains(r.stderr, "imagequota migrate") {
+			t.Errorf("%s on an unmigrated database: exit %d, %s", args[0], r.code, r.stderr)
+		}
+	}
+
+	// Several migrates at once are safe: exactly one applies each migration.
+	outs := make([]result, 3)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() { outs[i] = runWith(t, nil, "migrate", "--db", dbURL, "up") })
+	}
+	wg.Wait()
+	applied := 0
+	for _, r := range outs {
+		if r.code != 0 {
+			t.Errorf("concurrent migrate: exit %d: %s", r.code, r.stderr)
+		}
+		applied += strings.Count(r.stdout, "applied 0001_init")
+	}
+	if applied != 1 {
+		t.Errorf("0001_init applied %d times by concurrent migrates", applied)
+	}
+	for _, m := range migrations(t, dbURL) {
+		if !m.Applied {
+			t.Errorf("migration %+v is not applied after migrate up", m)
+		}
+	}
+	if r := runWith(t, nil, "migrate", "--db", dbURL, "status"); r.code != 0 || !strings.Contains(r.stdout, "applied") || strings.Contains(r.stdout, "pending") {
+		t.Errorf("migrate status: exit %d, %s", r.code, r.stdout)
+	}
+
+	// Migrated, the same URL serves and is administered.
+	c.env = []string{"IMAGEQUOTA_DB=" + dbURL}
+	acct, keyID, secret := c.newAccountByEnv(t)
+	s := c.serve(t)
+	if !strings.Contains(s.stdout.String(), "(store: postgres://") {
+		t.Errorf("serve with IMAGEQUOTA_DB does not name the PostgreSQL store:\n%s", s.stdout.String())
+	}
+	var q vmapi.DescribeImageQuotaResponse
+	callOK(t, callEnv(s.url, keyID, secret), &q, "DescribeImageQuota")
+	if len(q.Images) != 21 {
+		t.Errorf("DescribeImageQuota for %s on PostgreSQL: %+v", acct, q.Images)
+	}
+}
+
+// newAccountByEnv creates an account and key in the store the environment names.
+func (c *cli) newAccountByEnv(t *testing.T) (accountID, keyID, secret string) {
+	t.Helper()
+	var acct struct{ AccountID string }
+	mustUnmarshal(t, []byte(c.run(t, "admin", "account", "create", "--name", "pg", "--output", "json").stdout), &acct)
+	var key struct{ AccessKeyID, AccessKeyPassword string }
+	mustUnmarshal(t, []byte(c.run(t, "admin", "key", "create", "--account", acct.AccountID, "--output", "json").stdout), &key)
+	return acct.AccountID, key.AccessKeyID, key.AccessKeyPassword
+}
