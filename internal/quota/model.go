@@ -171,7 +171,7 @@ type CreateImageInput struct {
 
 // Fingerprint identifies the parameters of a create for clientToken replays.
 func (in CreateImageInput) Fingerprint() string {
-	d := "\x00"
+	d := "-" // no description (not NUL: PostgreSQL TEXT cannot hold it); a description is "=" + it
 	if in.Description != nil {
 		d = "=" + *in.Description
 	}

@@ -74,14 +74,29 @@ func appliedVersions(ctx context.Context, qr queryer) (map[int]bool, error) {
 	return got, rows.Err()
 }
 
-// MigrationStatus lists the engine's migrations and which are applied.
+// migrateLock is the lock key that serialises everything that creates or
+// reads schema_migrations.
+const migrateLock = "imagequota/migrate"
+
+// MigrationStatus lists the engine's migrations and which are applied. It
+// takes the migration lock, so it waits for a migrate in progress and never
+// races one creating schema_migrations (on PostgreSQL two concurrent CREATE
+// TABLE IF NOT EXISTS of the same table can fail with a unique violation).
 func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
-	if _, err := db.w.ExecContext(ctx, createMigrationsTable); err != nil {
-		return nil, wrap("migration status", db.d.interpret(err))
-	}
-	got, err := appliedVersions(ctx, db.w)
+	var got map[int]bool
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.d.lock(ctx, tx, migrateLock); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+			return err
+		}
+		var err error
+		got, err = appliedVersions(ctx, tx)
+		return err
+	})
 	if err != nil {
-		return nil, wrap("migration status", db.d.interpret(err))
+		return nil, wrap("migration status", err)
 	}
 	var out []MigrationStatus
 	for _, m := range db.d.migrations() {
@@ -102,13 +117,17 @@ func (db *DB) Pending(ctx context.Context) ([]MigrationStatus, error) {
 	return out, err
 }
 
-// Migrate applies every pending migration, each in its own transaction,
-// holding the engine's migration lock so that concurrent migrates are safe.
-// It returns the migrations it applied.
+// Migrate applies every pending migration in one transaction that first
+// takes the engine's migration lock (on PostgreSQL a transaction-scoped
+// advisory lock), so concurrent migrates — from several replicas at once, say
+// — apply each migration exactly once: the others wait, then find nothing to
+// do. schema_migrations is created under the lock too. A failing migration
+// applies nothing. It returns the migrations it applied.
 func (db *DB) Migrate(ctx context.Context) ([]MigrationStatus, error) {
 	var applied []MigrationStatus
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		if err := db.d.lock(ctx, tx, "imagequota/migrate"); err != nil {
+		applied = nil
+		if err := db.d.lock(ctx, tx, migrateLock); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
@@ -132,5 +151,8 @@ func (db *DB) Migrate(ctx context.Context) ([]MigrationStatus, error) {
 		}
 		return nil
 	})
-	return applied, wrap("migrate", err)
+	if err != nil {
+		return nil, wrap("migrate", err)
+	}
+	return applied, nil
 }

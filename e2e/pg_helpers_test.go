@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"imagequota/client"
+	"imagequota/internal/testkit"
+)
+
+// pgRequirePostgres skips the test, with the reason, when no PostgreSQL
+// server is configured (or fails it when one is required).
+func pgRequirePostgres(t *testing.T) {
+	t.Helper()
+	if os.Getenv(testkit.PostgresEnv) == "" {
+		testkit.PostgresURL(t) // skips, or fails when IMAGEQUOTA_REQUIRE_POSTGRES is set
+	}
+}
+
+// pgResult is what one run of the imagequota binary printed and returned.
+type pgResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// pgRun runs the imagequota binary with args (bounded by a minute) and returns
+// what it printed and its exit code.
+func pgRun(t *testing.T, args ...string) pgResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testkit.Binary(t), args...)
+	cmd.Env = pgCleanEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := pgResult{stdout: stdout.String(), stderr: stderr.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("imagequota %v did not finish within a minute; stderr:\n%s", args, r.stderr)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("imagequota %v: %v", args, err)
+	}
+	return r
+}
+
+// pgCleanEnv is the test's environment without IMAGEQUOTA_* settings, so that
+// only the flags a test gives count.
+func pgCleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IMAGEQUOTA_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// pgAdmin runs an admin command with --output json on dbURL and decodes its output.
+func pgAdmin(t *testing.T, dbURL string, out any, args ...string) {
+	t.Helper()
+	r := pgRun(t, append(append([]string{"admin", "--db", dbURL}, args...), "--output", "json")...)
+	if r.code != 0 {
+		t.Fatalf("imagequota admin %v: exit %d\n%s", args, r.code, r.stderr)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
+			t.Fatalf("imagequota admin %v printed %q: %v", args, r.stdout, err)
+		}
+	}
+}
+
+// pgServer is an `imagequota serve` process.
+type pgServer struct {
+	URL    string
+	stderr *pgSyncBuffer
+}
+
+var pgListening = regexp.MustCompile(`listening on (https?://\S+)`)
+
+// pgServe starts `imagequota serve` with args added to --db dbURL --addr
+// 127.0.0.1:0, waits for the URL it prints, and stops it when the test ends.
+func pgServe(t *testing.T, dbURL string, args ...string) *pgServer {
+	t.Helper()
+	cmd := exec.Command(testkit.Binary(t), append([]string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = pgCleanEnv()
+	s := &pgServer{stderr: &pgSyncBuffer{}}
+	cmd.Stderr = s.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting imagequota serve: %v", err)
+	}
+	exited := make(chan struct{})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := pgListening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("imagequota serve (pid %d) stderr:\n%s", cmd.Process.Pid, s.stderr.String())
+		}
+	})
+	select {
+	case s.URL = <-urls:
+	case <-exited:
+		t.Fatalf("imagequota serve exited before listening:\n%s", s.stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("imagequota serve printed no URL within a minute:\n%s", s.stderr.String())
+	}
+	return s
+}
+
+// pgConnClient returns a client for endpoint with its own HTTP transport (so
+// its requests use their own connections), answering within timeout.
+func pgConnClient(endpoint, keyID, secret string, timeout time.Duration) *client.Client {
+	c := client.New(endpoint, keyID, secret)
+	c.HTTP = &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	return c
+}
+
+type pgSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *pgSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *pgSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
