@@ -21,3 +21,10 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Runs every benchmark scenario briefly against in-process servers and prints
+# the table (docs/performance.md has the full runs). Scenario e (PostgreSQL)
+# runs only when IMAGEQUOTA_TEST_POSTGRES is set. Extra flags: BENCHFLAGS=…
+.PHONY: bench
+bench:
+	$(GO) run ./cmd/imagequota-bench --scenario all --duration 3s --warmup 1s $(BENCHFLAGS)

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"imagequota/client"
+	"imagequota/internal/store"
+)
+
+// benchConfig is what a benchmark run is told.
+type benchConfig struct {
+	// Scenarios to run, in order: any of a, b, c, d, e.
+	Scenarios   []string
+	Concurrency int
+	Duration    time.Duration
+	Warmup      time.Duration
+	// PGServer, when set, is a PostgreSQL server URL on which scenarios a–d
+	// create (and drop) their own databases; otherwise they use SQLite files.
+	PGServer string
+	// PGForE is the PostgreSQL server of scenario e; empty skips it.
+	PGForE string
+	// Endpoint, when set, is an external server driven with Creds instead of
+	// in-process servers (scenarios a, b and c only).
+	Endpoint string
+	Creds    []credential
+	// Accounts is how many accounts the load is spread over (a, b, c, and
+	// d's empty store); ImagesPerAccount is how many images each has in a and b.
+	Accounts         int
+	ImagesPerAccount int
+	// BigAccounts and BigImages size the full store of scenario d.
+	BigAccounts int
+	BigImages   int
+	// CPUProfile, when set, writes a CPU profile of the measured part of
+	// scenarios a and c against imagequota: NAME-a.EXT and NAME-c.EXT.
+	CPUProfile string
+	// TempDir holds the SQLite stores; empty means the system's.
+	TempDir string
+}
+
+// report is the outcome of one scenario.
+type report struct {
+	ID     string
+	Title  string
+	Engine string
+	Unit   string // "req/s" or "pairs/s"
+	Op     string // the operation of the headline figures
+	Ours   Run
+	Base   Run
+	// Empty is scenario d's run against the empty store (Ours is the full one).
+	Empty   *report
+	Notes   []string
+	Skipped string
+}
+
+// headline returns the operation the report's figures are about.
+func (r *report) headline(run Run) *OpResult {
+	if run == nil {
+		return nil
+	}
+	return run[r.Op]
+}
+
+// unexpectedErrors counts every failed request of the report, on either server.
+func (r *report) unexpectedErrors() int64 {
+	var n int64
+	for _, run := range []Run{r.Ours, r.Base} {
+		for _, o := range run {
+			n += o.ErrorCount()
+		}
+	}
+	if r.Empty != nil {
+		n += r.Empty.unexpectedErrors()
+	}
+	return n
+}
+
+// bench runs scenarios with one HTTP client.
+type bench struct {
+	cfg benchConfig
+	tr  *http.Transport
+	hc  *http.Client
+	out io.Writer
+}
+
+func newBench(cfg benchConfig, out io.Writer) *bench {
+	tr := newTransport(cfg.Concurrency)
+	return &bench{cfg: cfg, tr: tr, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, out: out}
+}
+
+// run runs every configured scenario; each prints its figures as it finishes.
+func (b *bench) run(ctx context.Context) ([]*report, error) {
+	defer b.tr.CloseIdleConnections()
+	var out []*report
+	for _, id := range b.cfg.Scenarios {
+		var rs []*report
+		var err error
+		switch id {
+		case "a":
+			rs, err = b.one(b.quota(ctx, "a", b.cfg.PGServer, authSigned))
+		case "b":
+			rs, err = b.one(b.quota(ctx, "b", b.cfg.PGServer, authBearer))
+		case "c":
+			rs, err = b.one(b.pairs(ctx, "c", b.cfg.PGServer))
+		case "d":
+			rs, err = b.one(b.bigStore(ctx))
+		case "e":
+			rs, err = b.postgres(ctx)
+		default:
+			err = fmt.Errorf("unknown scenario %q", id)
+		}
+		if err != nil {
+			return out, fmt.Errorf("scenario %s: %w", id, err)
+		}
+		for _, r := range rs {
+			if r.Skipped != "" {
+				r.print(b.out)
+			}
+		}
+		out = append(out, rs...)
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+func (b *bench) one(r *report, err error) ([]*report, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*report{r}, nil
+}
+
+// target is where a scenario's load goes.
+type target struct {
+	url    string // API URL
+	engine string
+	creds  []credential
+	close  func()
+}
+
+// setup starts an in-process server on a fresh store seeded with seed, or
+// returns the external endpoint.
+func (b *bench) setup(ctx context.Context, pg string, seed store.SeedOptions) (*target, error) {
+	if b.cfg.Endpoint != "" {
+		u, err := (&client.Client{Endpoint: b.cfg.Endpoint}).URL()
+		if err != nil {
+			return nil, err
+		}
+		return &target{url: u, engine: "external", creds: b.cfg.Creds, close: func() {}}, nil
+	}
+	srv, err := startServer(ctx, b.cfg.TempDir, pg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := store.Seed(ctx, srv.DB, seed)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	fmt.Fprintf(b.out, "   seeded %s: %d accounts, %d instances, %d images in %.2fs\n",
+		srv.DB.Engine(), res.Accounts, res.Instances, res.Images, res.Elapsed.Seconds())
+	return &target{url: srv.APIURL(), engine: srv.DB.Engine(), creds: credentialsOf(res.Seeded), close: func() {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintf(b.out, "   stopping the server: %v\n", err)
+		}
+	}}, nil
+}
+
+// measure warms up, then measures, one step against url. With profile set
+// the measured part is CPU-profiled into that file.
+func (b *bench) measure(ctx context.Context, url string, s step, label, profile string) (Run, error) {
+	g, err := newGenerator(b.hc, url)
+	if err != nil {
+		return nil, err
+	}
+	if b.cfg.Warmup > 0 {
+		load(ctx, g, b.cfg.Concurrency, b.cfg.Warmup, label, s)
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			fmt.Fprintf(b.out, "   CPU profile: %s (go tool pprof -top -tagfocus side=server %s)\n", profile, profile)
+		}()
+	}
+	run := load(ctx, g, b.cfg.Concurrency, b.cfg.Duration, label, s)
+	return run, ctx.Err()
+}
+
+// profileFile names the CPU profile of scenario id, or "" for none.
+func (b *bench) profileFile(id string) string {
+	if b.cfg.CPUProfile == "" || (id != "a" && id != "c") {
+		return ""
+	}
+	ext := filepath.Ext(b.cfg.CPUProfile)
+	return strings.TrimSuffix(b.cfg.CPUProfile, ext) + "-" + id + ext
+}
+
+// pick spreads workers over n accounts: worker w uses only accounts
+// congruent to w modulo the concurrency (cycling through them), so no two
+// workers share an account unless there are fewer accounts than workers.
+func pick(w *worker, concurrency, n int) int {
+	if n <= concurrency {
+		return w.id % n
+	}
+	k := (n - w.id + concurrency - 1) / concurrency
+	return w.id + (w.n%k)*concurrency
+}
+
+var quotaBody = []byte("{}")
+
+// quotaStep calls DescribeImageQuota for every location, for one account after another.
+func (b *bench) quotaStep(creds []credential, mode authMode) step {
+	return func(ctx context.Context, w *worker) {
+		c := &creds[pick(w, b.cfg.Concurrency, len(creds))]
+		w.call(ctx, "DescribeImageQuota", quotaBody, c, mode)
+	}
+}
+
+// probe sends one request through the package client, checks that it
+// succeeds and returns the answer, which the baseline then serves.
+func (b *bench) probe(ctx context.Context, url string, c credential, mode authMode, action string, body []byte) ([]byte, error) {
+	cl := &client.Client{Endpoint: url, HTTP: b.hc}
+	if mode == authBearer {
+		if c.token == "" {
+			return nil, fmt.Errorf("the credentials have no bearer token")
+		}
+		cl.Token = c.token
+	} else {
+		if c.keyID == "" {
+			return nil, fmt.Errorf("the credentials have no access key")
+		}
+		cl.AccessKeyID, cl.AccessKeySecret = c.keyID, c.secret
+	}
+	r, err := cl.Do(ctx, action, body)
+	if err != nil {
+		return nil, fmt.Errorf("probe %s: %w", action, err)
+	}
+	if err := r.Decode(nil); err != nil {
+		return nil, fmt.Errorf("probe %s: %w", action, err)
+	}
+	return r.Body, nil
+}
+
+// baseline measures the same step against a bare server answering answers.
+func (b *bench) baseline(ctx context.Context, answers map[string][]byte, s step) (Run, error) {
+	bl, err := startBaseline(answers)
+	if err != nil {
+		return nil, err
+	}
+	defer bl.Close()
+	defer b.tr.CloseIdleConnections()
+	return b.measure(ctx, bl.URL, s, "client", "")
+}
+
+func authName(mode authMode) string {
+	if mode == authBearer {
+		return "bearer token"
+	}
+	return "signed ZC2-HMAC-SHA256"
+}
+
+// quota is scenarios a and b: DescribeImageQuota for all locations over many accounts.
+func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*report, error) {
+	seed := store.SeedOptions{Accounts: b.cfg.Accounts, Images: b.cfg.Accounts * b.cfg.ImagesPerAccount}
+	if mode == authBearer {
+		seed.TokenTTL = 24 * time.Hour
+	}
+	r := &report{ID: id, Unit: "req/s", Op: "DescribeImageQuota",
+		Title: fmt.Sprintf("DescribeImageQuota, all locations, %s, %d accounts × %d images", authName(mode), seed.Accounts, b.cfg.ImagesPerAccount)}
+	fmt.Fprintf(b.out, "== (%s) %s\n", id, r.Title)
+	t, err := b.setup(ctx, pg, seed)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	r.Engine = t.engine
+	if b.cfg.Endpoint != "" {
+		r.Title = fmt.Sprintf("DescribeImageQuota, all locations, %s, %d credentials at %s", authName(mode), len(t.creds), b.cfg.Endpoint)
+	}
+	answer, err := b.probe(ctx, t.url, t.creds[0], mode, "DescribeImageQuota", quotaBody)
+	if err != nil {
+		return nil, err
+	}
+	s := b.quotaStep(t.creds, mode)
+	if r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id)); err != nil {
+		return nil, err
+	}
+	if r.Base, err = b.baseline(ctx, map[string][]byte{"DescribeImageQuota": answer}, s); err != nil {
+		return nil, err
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("answer %d bytes", len(answer)))
+	r.print(b.out)
+	return r, nil
+}
+
+// createAnswer is the part of a CreateImage answer the pairs need.
+type createAnswer struct {
+	Response struct {
+		ImageID string `json:"imageId"`
+	} `json:"response"`
+}
+
+// pairStep creates an image from the account's instance and deletes it.
+func (b *bench) pairStep(creds []credential) step {
+	return func(ctx context.Context, w *worker) {
+		c := &creds[pick(w, b.cfg.Concurrency, len(creds))]
+		body := make([]byte, 0, 96)
+		body = append(body, `{"instanceId":"`...)
+		body = append(body, c.instance...)
+		body = append(body, `","imageName":"bench-`...)
+		body = strconv.AppendInt(body, int64(w.id), 10)
+		body = append(body, '-')
+		body = strconv.AppendInt(body, int64(w.n), 10)
+		body = append(body, `"}`...)
+		ok, d1, key := w.call(ctx, "CreateImage", body, c, authSigned)
+		if !ok {
+			if key != "" {
+				w.record("pair", d1, "CreateImage: "+key)
+			}
+			return
+		}
+		var ca createAnswer
+		if err := json.Unmarshal(w.buf.Bytes(), &ca); err != nil || ca.Response.ImageID == "" {
+			w.record("pair", d1, "CreateImage: answer without imageId")
+			return
+		}
+		body = append(body[:0], `{"imageIds":["`...)
+		body = append(body, ca.Response.ImageID...)
+		body = append(body, `"]}`...)
+		ok, d2, key := w.call(ctx, "DeleteImages", body, c, authSigned)
+		if !ok {
+			if key != "" {
+				w.record("pair", d1+d2, "DeleteImages: "+key)
+			}
+			return
+		}
+		w.record("pair", d1+d2, "")
+	}
+}
+
+// pairs is scenario c: CreateImage then DeleteImages, over many accounts.
+func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
+	r := &report{ID: id, Unit: "pairs/s", Op: "pair",
+		Title: fmt.Sprintf("CreateImage + DeleteImages pairs, signed, %d accounts with an instance each", b.cfg.Accounts)}
+	fmt.Fprintf(b.out, "== (%s) %s\n", id, r.Title)
+	t, err := b.setup(ctx, pg, store.SeedOptions{Accounts: b.cfg.Accounts})
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	r.Engine = t.engine
+	var creds []credential
+	for _, c := range t.creds {
+		if c.instance != "" && c.keyID != "" {
+			creds = append(creds, c)
+		}
+	}
+	if len(creds) == 0 {
+		return nil, fmt.Errorf("no credential has an access key and an instance")
+	}
+	if len(creds)*4 < b.cfg.Concurrency {
+		r.Notes = append(r.Notes, fmt.Sprintf("only %d accounts for %d workers: some may hit the image quota", len(creds), b.cfg.Concurrency))
+	}
+	if b.cfg.Endpoint != "" {
+		r.Title = fmt.Sprintf("CreateImage + DeleteImages pairs, signed, %d credentials at %s", len(creds), b.cfg.Endpoint)
+	}
+	c := creds[0]
+	created, err := b.probe(ctx, t.url, c, authSigned, "CreateImage", []byte(`{"instanceId":"`+c.instance+`","imageName":"bench-probe"}`))
+	if err != nil {
+		return nil, err
+	}
+	var ca createAnswer
+	if err := json.Unmarshal(created, &ca); err != nil || ca.Response.ImageID == "" {
+		return nil, fmt.Errorf("probe CreateImage: no imageId in %s", created)
+	}
+	deleted, err := b.probe(ctx, t.url, c, authSigned, "DeleteImages", []byte(`{"imageIds":["`+ca.Response.ImageID+`"]}`))
+	if err != nil {
+		return nil, err
+	}
+	s := b.pairStep(creds)
+	if r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id)); err != nil {
+		return nil, err
+	}
+	// The baseline answers the create with the probe's (deleted) image id.
+	if r.Base, err = b.baseline(ctx, map[string][]byte{"CreateImage": created, "DeleteImages": deleted}, s); err != nil {
+		return nil, err
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("answers %d and %d bytes", len(created), len(deleted)))
+	r.print(b.out)
+	return r, nil
+}
+
+// bigStore is scenario d: scenario a's load against a store of BigImages
+// images over BigAccounts accounts (the load spread over all of them),
+// compared with the same load against a store holding only Accounts accounts
+// and no image.
+func (b *bench) bigStore(ctx context.Context) (*report, error) {
+	if b.cfg.Endpoint != "" {
+		return &report{ID: "d", Skipped: "needs an in-process server (not --endpoint)"}, nil
+	}
+	empty := &report{ID: "d0", Unit: "req/s", Op: "DescribeImageQuota",
+		Title: fmt.Sprintf("DescribeImageQuota, signed, empty store: %d accounts, no image", b.cfg.Accounts)}
+	fmt.Fprintf(b.out, "== (d) %s\n", empty.Title)
+	t, err := b.setup(ctx, b.cfg.PGServer, store.SeedOptions{Accounts: b.cfg.Accounts})
+	if err != nil {
+		return nil, err
+	}
+	empty.Engine = t.engine
+	s := b.quotaStep(t.creds, authSigned)
+	empty.Ours, err = b.measure(ctx, t.url, s, "client", "")
+	t.close()
+	if err != nil {
+		return nil, err
+	}
+
+	r := &report{ID: "d", Unit: "req/s", Op: "DescribeImageQuota", Empty: empty,
+		Title: fmt.Sprintf("DescribeImageQuota, signed, full store: %d images over %d accounts, load over all", b.cfg.BigImages, b.cfg.BigAccounts)}
+	fmt.Fprintf(b.out, "== (d) %s\n", r.Title)
+	t, err = b.setup(ctx, b.cfg.PGServer, store.SeedOptions{Accounts: b.cfg.BigAccounts, Images: b.cfg.BigImages})
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	r.Engine = t.engine
+	answer, err := b.probe(ctx, t.url, t.creds[0], authSigned, "DescribeImageQuota", quotaBody)
+	if err != nil {
+		return nil, err
+	}
+	s = b.quotaStep(t.creds, authSigned)
+	if r.Ours, err = b.measure(ctx, t.url, s, "client", ""); err != nil {
+		return nil, err
+	}
+	if r.Base, err = b.baseline(ctx, map[string][]byte{"DescribeImageQuota": answer}, s); err != nil {
+		return nil, err
+	}
+	empty.Base = r.Base
+	r.Notes = append(r.Notes, fmt.Sprintf("answer %d bytes", len(answer)))
+	r.print(b.out)
+	return r, nil
+}
+
+// postgres is scenario e: a and c on PostgreSQL.
+func (b *bench) postgres(ctx context.Context) ([]*report, error) {
+	switch {
+	case b.cfg.Endpoint != "":
+		return []*report{{ID: "e", Skipped: "needs an in-process server (not --endpoint)"}}, nil
+	case b.cfg.PGForE == "":
+		return []*report{{ID: "e", Skipped: "no PostgreSQL: set --db postgres://… or IMAGEQUOTA_TEST_POSTGRES"}}, nil
+	}
+	a, err := b.quota(ctx, "e/a", b.cfg.PGForE, authSigned)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.pairs(ctx, "e/c", b.cfg.PGForE)
+	if err != nil {
+		return nil, err
+	}
+	return []*report{a, c}, nil
+}

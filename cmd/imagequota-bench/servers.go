@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/vm"
+	"imagequota/internal/zcapi"
+	"imagequota/vmapi"
+)
+
+// openStore opens and migrates the store at url.
+func openStore(ctx context.Context, url string) (*store.DB, error) {
+	db, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// isPostgres reports whether url names a PostgreSQL server.
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// freshStore makes an empty store for one scenario: a SQLite file in a new
+// temporary directory, or a new database on the PostgreSQL server named by
+// pgServer. The returned function removes it.
+func freshStore(ctx context.Context, tempDir, pgServer string) (string, func(), error) {
+	if pgServer == "" {
+		dir, err := os.MkdirTemp(tempDir, "imagequota-bench-*")
+		if err != nil {
+			return "", nil, err
+		}
+		return "sqlite:" + filepath.Join(dir, "imagequota.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	admin, err := sql.Open("pgx", pgServer)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "imagequota_bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("postgres: create database: %w", err)
+	}
+	drop := func() {
+		a, err := sql.Open("pgx", pgServer)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := a.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "imagequota-bench: drop database %s: %v\n", name, err)
+		}
+	}
+	u, err := url.Parse(pgServer)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+// server is an imagequota server running in this process, built as
+// "imagequota serve" builds it, on a real listener on 127.0.0.1.
+type server struct {
+	DB     *store.DB
+	URL    string // base URL
+	srv    *http.Server
+	errc   chan error
+	remove func()
+}
+
+// startServer starts a server on a fresh store. Images are available at
+// once (build time 0), so that they can be deleted right after creation.
+// Its goroutines carry the profiler label side=server.
+func startServer(ctx context.Context, tempDir, pgServer string) (*server, error) {
+	dbURL, remove, err := freshStore(ctx, tempDir, pgServer)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openStore(ctx, dbURL)
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	svc := &vm.Service{Store: db, Catalog: quota.DefaultCatalog(), DefaultMax: quota.DefaultMaxCount, BuildTime: 0}
+	// The request log is formatted as in production but not written anywhere.
+	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	api := zcapi.NewServer(zcapi.Config{
+		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: prometheus.NewRegistry(),
+		Ready: db.Ping, RequestTimeout: 10 * time.Second,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		db.Close()
+		remove()
+		return nil, err
+	}
+	s := &server{DB: db, URL: "http://" + ln.Addr().String(), remove: remove, errc: make(chan error, 1)}
+	s.srv = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serve(s.srv, ln, "server", s.errc)
+	return s, nil
+}
+
+// serve runs srv on ln in a goroutine labelled side=label for the profiler;
+// the connections' goroutines inherit the label.
+func serve(srv *http.Server, ln net.Listener, label string, errc chan<- error) {
+	go pprof.Do(context.Background(), pprof.Labels("side", label), func(context.Context) {
+		errc <- srv.Serve(ln)
+	})
+}
+
+// Close stops the server and removes its store.
+func (s *server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	err = errors.Join(err, s.DB.Close())
+	s.remove()
+	return err
+}
+
+// APIURL is the URL requests are posted to.
+func (s *server) APIURL() string { return s.URL + vmapi.Path }
+
+// baseline is a bare net/http server that answers every request with a fixed
+// body per action: what the fastest possible server of the same answers
+// would do on this machine, with the same client in front of it.
+type baseline struct {
+	URL  string
+	srv  *http.Server
+	errc chan error
+}
+
+func startBaseline(answers map[string][]byte) (*baseline, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		body, ok := answers[r.Header.Get("X-ZC-Action")]
+		if !ok {
+			http.Error(w, "no answer for this action", http.StatusNotFound)
+			return
+		}
+		w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
+		_, _ = w.Write(body)
+	})
+	b := &baseline{URL: "http://" + ln.Addr().String() + vmapi.Path, errc: make(chan error, 1)}
+	b.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	serve(b.srv, ln, "baseline", b.errc)
+	return b, nil
+}
+
+func (b *baseline) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := b.srv.Shutdown(ctx)
+	if serr := <-b.errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if user, _, ok := strings.Cut(rest[:at], ":"); ok {
+				return u[:i+3] + user + ":xxxxx@" + rest[at+1:]
+			}
+		}
+	}
+	return u
+}
