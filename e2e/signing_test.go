@@ -110,7 +110,7 @@ func plantSecret(t *testing.T, path, id, secret string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := db.ExecContext(context.Background(), `UPDATE access_keys SET secret = ? WHERE id = ?`, secret, id)
+	res, err := db.ExecContext(context.Background(), `UPDATE access_keys SET secret = ? WHERE id = ?`, testkit.SecretBox().Seal(secret, id), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 )
 
@@ -38,6 +39,7 @@ func runSeed(ctx context.Context, args []string, env map[string]string, stdout, 
 	images := fs.Int("images", 1_000_000, "custom images to create, spread evenly over the accounts")
 	tokens := fs.Bool("tokens", false, "also create one bearer token per account (valid 24h)")
 	keyFile := fs.String("key-file", "", "write the credentials to this file")
+	masterKeyFile := fs.String("master-key-file", "", "master key sealing the passwords, as serve's --master-key-file (default DIR/master.key, generated when absent)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -61,7 +63,18 @@ func runSeed(ctx context.Context, args []string, env map[string]string, stdout, 
 	if url == "" {
 		url = "sqlite:" + filepath.Join(*dataDir, "imagequota.db")
 	}
-	db, err := openStore(ctx, url)
+	keyPath := *masterKeyFile
+	if keyPath == "" {
+		if *dataDir == "" {
+			return fmt.Errorf("configuration:\n  --master-key-file is required with --db (the servers must share it)")
+		}
+		keyPath = filepath.Join(*dataDir, "master.key")
+	}
+	box, _, err := secrets.LoadOrGenerate(keyPath)
+	if err != nil {
+		return err
+	}
+	db, err := openStoreWith(ctx, url, box)
 	if err != nil {
 		return err
 	}

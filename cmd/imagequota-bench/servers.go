@@ -21,15 +21,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
 	"imagequota/internal/zcapi"
 	"imagequota/vmapi"
 )
 
+// benchMasterKey seals the benchmark stores' access key passwords, as serve does.
+var benchMasterKey = func() *secrets.Box {
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key)
+	box, err := secrets.New(key)
+	if err != nil {
+		panic(err)
+	}
+	return box
+}()
+
 // openStore opens and migrates the store at url.
 func openStore(ctx context.Context, url string) (*store.DB, error) {
-	db, err := store.Open(ctx, url, store.Options{})
+	return openStoreWith(ctx, url, benchMasterKey)
+}
+
+// openStoreWith opens and migrates the store at url, sealing passwords with box.
+func openStoreWith(ctx context.Context, url string, box *secrets.Box) (*store.DB, error) {
+	db, err := store.Open(ctx, url, store.Options{Secrets: box})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 )
 
@@ -40,6 +41,9 @@ Commands:
   instance list [--account ID]
   instance delete ID
   audit list [--account ID] [--since RFC3339] [--limit N]
+  master-key rotate --new-key-file F    re-seal every access key password under the key in F
+                                        (generated when F does not exist), in one transaction;
+                                        then make F the --master-key-file and restart servers
 
 Every command takes --output table|json (default table) and --help.
 `
@@ -91,9 +95,9 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 	var output string
 	c.String(&output, "output", "", "table", "output format: table or json")
 	var (
-		account, location, id, keyName, since, osCategory, osType, osVersion string
-		max, diskGB, limit                                                   int
-		ttl                                                                  time.Duration
+		account, location, id, keyName, since, osCategory, osType, osVersion, newKeyFile string
+		max, diskGB, limit                                                               int
+		ttl                                                                              time.Duration
 	)
 	needsID := false
 	switch name {
@@ -123,6 +127,8 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		c.String(&osVersion, "os-version", "", "22.04", "operating system version")
 	case "instance list":
 		c.String(&account, "account", "", "", "account id (omit for every account)")
+	case "master-key rotate":
+		c.String(&newKeyFile, "new-key-file", "", "", "file of the new master key (required; generated with mode 0600 when absent)")
 	case "audit list":
 		c.String(&account, "account", "", "", "account id (omit for every account)")
 		c.String(&since, "since", "", "", "only records at or after this time (RFC 3339)")
@@ -158,6 +164,8 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		required("name", keyName)
 	case "key create", "key list", "quota show", "token create", "instance create":
 		required("account", account)
+	case "master-key rotate":
+		required("new-key-file", newKeyFile)
 	}
 	switch name {
 	case "token create":
@@ -192,6 +200,7 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 	if err := c.Err(); err != nil {
 		return err
 	}
+	sf.notices = stderr
 	db, err := sf.open(ctx)
 	if err != nil {
 		return err
@@ -321,6 +330,21 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 			return err
 		}
 		return a.print(map[string]any{"instanceId": id, "deleted": true}, []string{"INSTANCE ID", "DELETED"}, [][]string{{id, "true"}})
+	case "master-key rotate":
+		next, created, err := secrets.LoadOrGenerate(newKeyFile)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(stderr, "Generated a new master key in %s (mode 0600).\n", newKeyFile)
+		}
+		n, err := db.RotateSecrets(ctx, next, quota.AdminActor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "Every access key password is now sealed under %s. Make it the master key file (for example: mv %s %s) and restart the servers.\n", newKeyFile, newKeyFile, sf.keyPath())
+		return a.print(map[string]any{"masterKeyId": next.ID(), "accessKeys": n, "newKeyFile": newKeyFile},
+			[]string{"MASTER KEY ID", "ACCESS KEYS RE-SEALED", "NEW KEY FILE"}, [][]string{{next.ID(), fmt.Sprint(n), newKeyFile}})
 	case "audit list":
 		if err := a.checkAccount(ctx, account); err != nil {
 			return err

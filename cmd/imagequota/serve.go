@@ -84,6 +84,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	sf.notices = stdout
 	db, err := sf.open(ctx)
 	if err != nil {
 		return err

@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 )
 
 // storeFlags are the flags that choose the store and the catalogue.
 type storeFlags struct {
-	dataDir, db, catalog string
-	maxConns, defaultMax int
+	dataDir, db, catalog, masterKeyFile string
+	maxConns, defaultMax                int
+	// notices receives messages the operator must see (a generated master key).
+	notices io.Writer
 }
 
 func addStoreFlags(c *config) *storeFlags {
@@ -21,6 +26,7 @@ func addStoreFlags(c *config) *storeFlags {
 	c.Secret(&s.db, "db", "IMAGEQUOTA_DB", "database URL: postgres://… for PostgreSQL, or sqlite:PATH; overrides --data-dir")
 	c.String(&s.catalog, "catalog", "IMAGEQUOTA_CATALOG", "", "JSON file replacing the built-in location catalogue")
 	c.Int(&s.defaultMax, "default-max-count", "IMAGEQUOTA_DEFAULT_MAX_COUNT", quota.DefaultMaxCount, "custom images per account and location when no limit is set")
+	c.String(&s.masterKeyFile, "master-key-file", "IMAGEQUOTA_MASTER_KEY_FILE", "", "file holding the master key that seals access key passwords (default: master.key beside the SQLite file, or in --data-dir; generated with mode 0600 when absent)")
 	c.Int(&s.maxConns, "db-max-conns", "IMAGEQUOTA_DB_MAX_CONNS", 0, "database connections (0: 16 for PostgreSQL, 8 readers for SQLite)")
 	return s
 }
@@ -43,9 +49,38 @@ func (s *storeFlags) loadCatalog(c *config) *quota.Catalog {
 	return cat
 }
 
-// open opens the store and refuses a schema that is behind.
+// keyPath is the master key file the flags name.
+func (s *storeFlags) keyPath() string {
+	if s.masterKeyFile != "" {
+		return s.masterKeyFile
+	}
+	// Beside the SQLite file; for PostgreSQL, in the data directory.
+	if u := s.url(); strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:") {
+		return filepath.Join(filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "file:")), "master.key")
+	}
+	return filepath.Join(s.dataDir, "master.key")
+}
+
+// masterKey loads the master key, generating it (and saying so) when absent.
+func (s *storeFlags) masterKey() (*secrets.Box, error) {
+	box, created, err := secrets.LoadOrGenerate(s.keyPath())
+	if err != nil {
+		return nil, err
+	}
+	if created && s.notices != nil {
+		fmt.Fprintf(s.notices, "Generated a new master key in %s (mode 0600). It seals the access key passwords: back it up, and give every replica the same file.\n", s.keyPath())
+	}
+	return box, nil
+}
+
+// open opens the store and refuses a schema that is behind or a master key
+// that does not match the sealed passwords.
 func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
-	db, err := store.Open(ctx, s.url(), store.Options{MaxConns: s.maxConns})
+	box, err := s.masterKey()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, s.url(), store.Options{MaxConns: s.maxConns, Secrets: box})
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +92,10 @@ func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
 	if len(pending) > 0 {
 		db.Close()
 		return nil, fmt.Errorf("the database schema is behind (%d migration(s) pending, first %s): run \"imagequota migrate --db URL\" first", len(pending), pending[0].Name)
+	}
+	if err := db.CheckSecrets(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }

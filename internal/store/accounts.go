@@ -105,7 +105,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.Acce
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO access_keys (id, account_id, secret, disabled, created_at) VALUES (?, ?, ?, ?, ?)`),
-			k.ID, k.AccountID, k.Secret, false, micros(k.CreatedAt))
+			k.ID, k.AccountID, db.sealSecret(k.ID, k.Secret), false, micros(k.CreatedAt))
 		return err
 	})
 	return k, wrap("create access key", err)
@@ -175,7 +175,13 @@ func (db *DB) AccessKeyCredential(ctx context.Context, keyID string) (quota.Cred
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errNoCredential
 	}
-	return c, wrap("access key credential", db.d.interpret(err))
+	if err != nil {
+		return c, wrap("access key credential", db.d.interpret(err))
+	}
+	if c.Secret, err = db.openSecret(keyID, c.Secret); err != nil {
+		return quota.Credential{}, wrap("access key credential", err)
+	}
+	return c, nil
 }
 
 // TokenCredential looks up a bearer token for authentication.

@@ -173,7 +173,7 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 		}
 		acc.AccessKeyID = "AK" + strings.ToUpper(ids.next("")+ids.run[:6])
 		acc.Secret = newSecret(24)
-		if err := ins.keys.add(acc.AccessKeyID, acc.ID, acc.Secret, false, nowMicros); err != nil {
+		if err := ins.keys.add(acc.AccessKeyID, acc.ID, db.sealSecret(acc.AccessKeyID, acc.Secret), false, nowMicros); err != nil {
 			return err
 		}
 		res.AccessKeys++

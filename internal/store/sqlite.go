@@ -87,7 +87,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, queries: map[string]string{}}
+	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{}}
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

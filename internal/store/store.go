@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
 )
 
 // Options tune a store.
@@ -28,6 +29,9 @@ type Options struct {
 	// after the count was compared with the limit and before the insert. Tests
 	// use it to pause one writer at the worst moment.
 	AfterAdmissionCheck func(accountID, locationID string, count, max int)
+	// Secrets seals access key passwords at rest. Without it they are kept
+	// in the clear (marked "plain:"); serve and admin always set it.
+	Secrets *secrets.Box
 }
 
 // DB is a quota.Store on a SQL database.
@@ -38,6 +42,7 @@ type DB struct {
 	now func() time.Time
 	// afterCheck is Options.AfterAdmissionCheck.
 	afterCheck func(accountID, locationID string, count, max int)
+	box        *secrets.Box
 
 	qmu     sync.RWMutex
 	queries map[string]string

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
 	"imagequota/internal/zcapi"
@@ -88,10 +90,24 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
-// OpenStore opens (and, for PostgreSQL, migrates) a store at dbURL, closed when the test ends.
+// SecretBox is the master key test stores seal access key passwords with.
+func SecretBox() *secrets.Box {
+	sum := sha256.Sum256([]byte("imagequota test master key"))
+	box, err := secrets.New(sum[:])
+	if err != nil {
+		panic(err)
+	}
+	return box
+}
+
+// OpenStore opens (and, for PostgreSQL, migrates) a store at dbURL, closed
+// when the test ends. Without opts.Secrets it seals with SecretBox.
 func OpenStore(t testing.TB, dbURL string, opts store.Options) *store.DB {
 	t.Helper()
 	ctx := context.Background()
+	if opts.Secrets == nil {
+		opts.Secrets = SecretBox()
+	}
 	db, err := store.Open(ctx, dbURL, opts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)

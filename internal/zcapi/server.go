@@ -149,6 +149,7 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 type outcome struct {
 	action  string
 	account string
+	actor   string
 	code    string
 	status  int
 	err     error
@@ -173,6 +174,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		slog.String("request_id", id),
 		slog.String("action", o.action),
 		slog.String("account", o.account),
+		slog.String("actor", o.actor),
 		slog.String("code", code),
 		slog.Int("status", o.status),
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
@@ -241,7 +243,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	if err := s.authenticate(r, body, call); err != nil {
 		return s.failErr(w, id, &o, err)
 	}
-	o.account = call.AccountID
+	o.account, o.actor = call.AccountID, call.Actor
 	if o.action == "" {
 		return fail(w, id, &o, quota.CodeMissingParameter, "The X-ZC-Action header is missing.")
 	}

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"imagequota/client"
+	"imagequota/internal/testkit"
+	"imagequota/vmapi"
+)
+
+// TestSecretsAtRest runs the real binary, uses a known password and token, and
+// then searches the database files and everything the server printed for
+// them: neither may appear. The master key is generated 0600 and announced.
+func TestSecretsAtRest(t *testing.T) {
+	t.Parallel()
+	bin := testkit.Binary(t)
+	dir := t.TempDir()
+	admin := func(out any, args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, append(append([]string{"admin", "--data-dir", dir}, args...), "--output", "json")...)
+		cmd.Env = pgCleanEnv()
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("admin %v: %v", args, err)
+		}
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("admin %v: %v\n%s", args, err, b)
+		}
+	}
+	var acct struct{ AccountID string }
+	admin(&acct, "account", "create", "--name", "secrets")
+	var key struct{ AccessKeyID, AccessKeyPassword string }
+	admin(&key, "key", "create", "--account", acct.AccountID)
+	var tok struct{ Token string }
+	admin(&tok, "token", "create", "--account", acct.AccountID)
+	if key.AccessKeyPassword == "" || tok.Token == "" {
+		t.Fatal("no password or token")
+	}
+	info, err := os.Stat(filepath.Join(dir, "master.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("master key: %v (mode %v)", err, info)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "debug")
+	cmd.Env = pgCleanEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdoutPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	urls := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdoutPipe)
+		for sc.Scan() {
+			stdout.WriteString(sc.Text() + "\n")
+			if m := pgListening.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case <-time.After(time.Minute):
+		t.Fatalf("no URL printed; stderr:\n%s", stderr.String())
+	}
+	signed := client.New(url, key.AccessKeyID, key.AccessKeyPassword)
+	bearer := client.NewWithToken(url, tok.Token)
+	for _, c := range []*client.Client{signed, bearer} {
+		if _, err := c.DescribeImageQuota(ctx, &vmapi.DescribeImageQuotaRequest{}); err != nil {
+			t.Fatalf("DescribeImageQuota: %v", err)
+		}
+	}
+	// Failed attempts with the secrets in odd places must not log them either.
+	wrong := client.New(url, key.AccessKeyID, key.AccessKeyPassword+"x")
+	if _, err := wrong.DescribeImageQuota(ctx, nil); client.ErrorCode(err) == "" {
+		t.Fatalf("a wrong password was accepted: %v", err)
+	}
+	expired := client.NewWithToken(url, tok.Token+"x")
+	if _, err := expired.DescribeImageQuota(ctx, nil); client.ErrorCode(err) == "" {
+		t.Fatalf("a wrong token was accepted: %v", err)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	<-done
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+
+	files, _ := filepath.Glob(filepath.Join(dir, "imagequota.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files")
+	}
+	haystacks := map[string][]byte{"server stdout": []byte(stdout.String()), "server stderr": stderr.Bytes()}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		haystacks[f] = b
+	}
+	for name, b := range haystacks {
+		for what, needle := range map[string]string{"password": key.AccessKeyPassword, "token": tok.Token} {
+			if bytes.Contains(b, []byte(needle)) {
+				t.Errorf("%s contains the %s", name, what)
+			}
+		}
+	}
+	if !strings.Contains(stderr.String(), key.AccessKeyID) {
+		t.Errorf("the log does not name the access key id; it should, for tracing")
+	}
+}
+
+// TestMasterKeyMismatchAndRotation: a server refuses to start with the wrong
+// master key, and rotation re-seals every password so that the new key works.
+func TestMasterKeyMismatchAndRotation(t *testing.T) {
+	t.Parallel()
+	bin := testkit.Binary(t)
+	dir := t.TempDir()
+	run := func(args ...string) (string, string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = pgCleanEnv()
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return o.String(), e.String(), err
+	}
+	out, _, err := run("admin", "--data-dir", dir, "account", "create", "--name", "x", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acct struct{ AccountID string }
+	_ = json.Unmarshal([]byte(out), &acct)
+	if _, _, err := run("admin", "--data-dir", dir, "key", "create", "--account", acct.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	_, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", other, "account", "list")
+	if err == nil || !strings.Contains(stderr, "master key") {
+		t.Fatalf("a wrong master key was accepted: %v\n%s", err, stderr)
+	}
+	next := filepath.Join(t.TempDir(), "next.key")
+	out, stderr, err = run("admin", "--data-dir", dir, "master-key", "rotate", "--new-key-file", next, "--output", "json")
+	if err != nil {
+		t.Fatalf("rotate: %v\n%s", err, stderr)
+	}
+	var rot struct{ AccessKeys int }
+	if err := json.Unmarshal([]byte(out), &rot); err != nil || rot.AccessKeys != 1 {
+		t.Fatalf("rotate output %s (%v)", out, err)
+	}
+	if _, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", next, "account", "list"); err != nil {
+		t.Fatalf("the new key is refused: %v\n%s", err, stderr)
+	}
+	if _, _, err := run("admin", "--data-dir", dir, "account", "list"); err == nil {
+		t.Fatal("the old key is still accepted after rotation")
+	}
+}

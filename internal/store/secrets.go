@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
+)
+
+// plainPrefix marks an access key password kept in the clear (a store opened without a master key).
+const plainPrefix = "plain:"
+
+// sealSecret is how an access key password is stored.
+func (db *DB) sealSecret(keyID, secret string) string {
+	if db.box == nil {
+		return plainPrefix + secret
+	}
+	return db.box.Seal(secret, keyID)
+}
+
+// openSecret recovers an access key password from its stored form.
+func (db *DB) openSecret(keyID, stored string) (string, error) {
+	if plain, ok := strings.CutPrefix(stored, plainPrefix); ok {
+		return plain, nil
+	}
+	if db.box == nil {
+		return "", fmt.Errorf("access key %s: its password is sealed and no master key was given", keyID)
+	}
+	return db.box.Open(stored, keyID)
+}
+
+// CheckSecrets verifies that every sealed access key password was sealed under
+// the store's master key, so that a wrong --master-key-file is found at start
+// rather than as failed signatures.
+func (db *DB) CheckSecrets(ctx context.Context) error {
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT substr(secret, 1, 19) FROM access_keys`)
+	if err != nil {
+		return wrap("check secrets", db.d.interpret(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var head string
+		if err := rows.Scan(&head); err != nil {
+			return wrap("check secrets", err)
+		}
+		id := secrets.KeyIDOf(head + ":")
+		switch {
+		case id == "":
+			continue
+		case db.box == nil:
+			return fmt.Errorf("access key passwords are sealed under master key %s, and no master key was given", id)
+		case id != db.box.ID():
+			return fmt.Errorf("access key passwords are sealed under master key %s, but the master key file holds key %s: give the right --master-key-file", id, db.box.ID())
+		}
+	}
+	return wrap("check secrets", db.d.interpret(rows.Err()))
+}
+
+// RotateSecrets re-seals every access key password under next, in one
+// transaction, and makes next the store's key. It returns how many it re-sealed.
+func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.Actor) (int, error) {
+	n := 0
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT id, secret FROM access_keys ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		type kv struct{ id, secret string }
+		var all []kv
+		for rows.Next() {
+			var k kv
+			if err := rows.Scan(&k.id, &k.secret); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range all {
+			plain, err := db.openSecret(k.id, k.secret)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, db.q(`UPDATE access_keys SET secret = ? WHERE id = ?`), next.Seal(plain, k.id), k.id); err != nil {
+				return err
+			}
+			n++
+		}
+		from := "none"
+		if db.box != nil {
+			from = db.box.ID()
+		}
+		return db.audit(ctx, tx, actor, "", "RotateMasterKey", "master-key", map[string]string{"masterKeyId": from}, map[string]any{"masterKeyId": next.ID(), "accessKeys": n})
+	})
+	if err != nil {
+		return 0, wrap("rotate secrets", err)
+	}
+	db.box = next
+	return n, nil
+}
