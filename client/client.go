@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -177,7 +178,7 @@ func (c *Client) Do(ctx context.Context, action string, body []byte) (*Response,
 // "response" object into out (which may be nil). A failure answer is an *Error.
 func (c *Client) Call(ctx context.Context, action string, in, out any) error {
 	body := []byte("{}")
-	if in != nil {
+	if v := reflect.ValueOf(in); in != nil && !(v.Kind() == reflect.Pointer && v.IsNil()) {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
 			return fmt.Errorf("client: %w", err)

@@ -60,7 +60,8 @@ func pgRun(t *testing.T, args ...string) pgResult {
 // pgCleanEnv is the test's environment without IMAGEQUOTA_* settings, so that
 // only the flags a test gives count.
 func pgCleanEnv() []string {
-	var env []string
+	// Every binary a test runs shares one master key file, outside the tree.
+	env := []string{"IMAGEQUOTA_MASTER_KEY_FILE=" + testkit.MasterKeyFile()}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "IMAGEQUOTA_") {
 			env = append(env, kv)

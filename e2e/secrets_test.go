@@ -24,14 +24,18 @@ func TestSecretsAtRest(t *testing.T) {
 	t.Parallel()
 	bin := testkit.Binary(t)
 	dir := t.TempDir()
+	adminNotice := ""
 	admin := func(out any, args ...string) {
 		t.Helper()
 		cmd := exec.Command(bin, append(append([]string{"admin", "--data-dir", dir}, args...), "--output", "json")...)
-		cmd.Env = pgCleanEnv()
+		cmd.Env = envWithoutMasterKey()
+		var errBuf bytes.Buffer
+		cmd.Stderr = &errBuf
 		b, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("admin %v: %v", args, err)
+			t.Fatalf("admin %v: %v\n%s", args, err, errBuf.String())
 		}
+		adminNotice += errBuf.String()
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("admin %v: %v\n%s", args, err, b)
 		}
@@ -49,11 +53,14 @@ func TestSecretsAtRest(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("master key: %v (mode %v)", err, info)
 	}
+	if !strings.Contains(adminNotice, "Generated a new master key") {
+		t.Fatalf("the first admin command did not say it generated the master key; stderr:\n%s", adminNotice)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "debug")
-	cmd.Env = pgCleanEnv()
+	cmd.Env = envWithoutMasterKey()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdoutPipe, err := cmd.StdoutPipe()
@@ -136,7 +143,7 @@ func TestMasterKeyMismatchAndRotation(t *testing.T) {
 	dir := t.TempDir()
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = pgCleanEnv()
+		cmd.Env = envWithoutMasterKey()
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
 		err := cmd.Run()
@@ -171,4 +178,16 @@ func TestMasterKeyMismatchAndRotation(t *testing.T) {
 	if _, _, err := run("admin", "--data-dir", dir, "account", "list"); err == nil {
 		t.Fatal("the old key is still accepted after rotation")
 	}
+}
+
+// envWithoutMasterKey is the binary's environment with no master key given,
+// so that it uses (and generates) the default file in the data directory.
+func envWithoutMasterKey() []string {
+	var env []string
+	for _, kv := range pgCleanEnv() {
+		if !strings.HasPrefix(kv, "IMAGEQUOTA_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

@@ -174,6 +174,18 @@ func (c *config) Int(p *int, name, key string, def int, help string) {
 	c.fs.IntVar(p, name, def, c.envHelp(key, help))
 }
 
+func (c *config) Float(p *float64, name, key string, def float64, help string) {
+	if v, ok := c.env[key]; ok && key != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s=%q is not a number", key, v))
+		} else {
+			def = f
+		}
+	}
+	c.fs.Float64Var(p, name, def, c.envHelp(key, help))
+}
+
 func (c *config) Duration(p *time.Duration, name, key string, def time.Duration, help string) {
 	if v, ok := c.env[key]; ok && key != "" {
 		d, err := time.ParseDuration(v)

@@ -62,6 +62,8 @@ func TestMigratePostgres(t *testing.T) {
 	t.Parallel()
 	dbURL := testkit.PostgresURL(t)
 	c := setup(t)
+	// Every run shares one master key file, outside the working directory.
+	keyEnv := []string{"IMAGEQUOTA_MASTER_KEY_FILE=" + filepath.Join(t.TempDir(), "master.key")}
 	for _, m := range migrations(t, dbURL) {
 		if m.Applied {
 			t.Errorf("migration %+v is applied on a new database", m)
@@ -73,7 +75,7 @@ func TestMigratePostgres(t *testing.T) {
 		{"serve", "--addr", "127.0.0.1:0", "--db", dbURL},
 		{"admin", "--db", dbURL, "account", "list"},
 	} {
-		r := runWith(t, nil, args...)
+		r := runWith(t, keyEnv, args...)
 		if r.code != 1 || !strings.Contains(r.stderr, "the database schema is behind") || !strings.Contains(r.stderr, "imagequota migrate") {
 			t.Errorf("%s on an unmigrated database: exit %d, %s", args[0], r.code, r.stderr)
 		}
@@ -83,7 +85,7 @@ func TestMigratePostgres(t *testing.T) {
 	outs := make([]result, 3)
 	var wg sync.WaitGroup
 	for i := range outs {
-		wg.Go(func() { outs[i] = runWith(t, nil, "migrate", "--db", dbURL, "up") })
+		wg.Go(func() { outs[i] = runWith(t, keyEnv, "migrate", "--db", dbURL, "up") })
 	}
 	wg.Wait()
 	applied := 0
@@ -101,12 +103,12 @@ func TestMigratePostgres(t *testing.T) {
 			t.Errorf("migration %+v is not applied after migrate up", m)
 		}
 	}
-	if r := runWith(t, nil, "migrate", "--db", dbURL, "status"); r.code != 0 || !strings.Contains(r.stdout, "applied") || strings.Contains(r.stdout, "pending") {
+	if r := runWith(t, keyEnv, "migrate", "--db", dbURL, "status"); r.code != 0 || !strings.Contains(r.stdout, "applied") || strings.Contains(r.stdout, "pending") {
 		t.Errorf("migrate status: exit %d, %s", r.code, r.stdout)
 	}
 
 	// Migrated, the same URL serves and is administered.
-	c.env = []string{"IMAGEQUOTA_DB=" + dbURL}
+	c.env = append([]string{"IMAGEQUOTA_DB=" + dbURL}, keyEnv...)
 	acct, keyID, secret := c.newAccountByEnv(t)
 	s := c.serve(t)
 	if !strings.Contains(s.stdout.String(), "(store: postgres://") {

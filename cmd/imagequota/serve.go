@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ flight have been answered.`
 type serveFlags struct {
 	addr, tlsCert, tlsKey, logLevel string
 	buildTime, requestTimeout       time.Duration
+	readTimeout, idleTimeout        time.Duration
+	rateLimit                       float64
+	rateBurst                       int
 	demo                            bool
 }
 
@@ -42,11 +46,17 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	f := serveFlags{}
 	c.String(&f.addr, "addr", "IMAGEQUOTA_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks one)")
 	c.Duration(&f.buildTime, "image-build-time", "IMAGEQUOTA_IMAGE_BUILD_TIME", 2*time.Second, "how long a new image stays CREATING (0: available at once)")
-	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request, store calls included")
+	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 5*time.Second, "deadline of each API request, authentication and store calls included")
+	c.Duration(&f.readTimeout, "read-timeout", "IMAGEQUOTA_READ_TIMEOUT", 15*time.Second, "time a client has to send a whole request, body included")
+	c.Duration(&f.idleTimeout, "idle-timeout", "IMAGEQUOTA_IDLE_TIMEOUT", 120*time.Second, "how long an idle keep-alive connection is kept")
+	c.Float(&f.rateLimit, "rate-limit", "IMAGEQUOTA_RATE_LIMIT", 0, "requests per second allowed to each access key or token (0: no limit); over it, 429 REQUEST_LIMIT_EXCEEDED")
+	c.Int(&f.rateBurst, "rate-burst", "IMAGEQUOTA_RATE_BURST", 0, "requests a key or token may send at once above --rate-limit (0: the rate, at least 1)")
 	c.String(&f.tlsCert, "tls-cert", "IMAGEQUOTA_TLS_CERT", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	c.String(&f.tlsKey, "tls-key", "IMAGEQUOTA_TLS_KEY", "", "TLS private key file (PEM)")
 	c.String(&f.logLevel, "log-level", "IMAGEQUOTA_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	c.Bool(&f.demo, "demo", "IMAGEQUOTA_DEMO", false, "create a demo account, key and instances when the store has no account, and print how to call")
+	var pprofAddr string
+	c.String(&pprofAddr, "pprof-addr", "IMAGEQUOTA_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	pos, err := c.Parse(args)
 	if err != nil {
 		return err
@@ -59,6 +69,12 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	}
 	if f.buildTime < 0 {
 		c.Problem("--image-build-time must not be negative")
+	}
+	if f.rateLimit < 0 || f.rateBurst < 0 {
+		c.Problem("--rate-limit and --rate-burst must not be negative")
+	}
+	if f.readTimeout <= 0 || f.idleTimeout <= 0 {
+		c.Problem("--read-timeout and --idle-timeout must be positive")
 	}
 	if f.requestTimeout <= 0 {
 		c.Problem("--request-timeout must be positive")
@@ -100,22 +116,31 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	api := zcapi.NewServer(zcapi.Config{
 		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: reg,
 		Ready: db.Ping, RequestTimeout: f.requestTimeout,
+		RateLimit: f.rateLimit, RateBurst: f.rateBurst,
 	})
 
+	if pprofAddr != "" {
+		pln, err := net.Listen("tcp", pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
+		logger.Info("profiler listening", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
 	scheme := "http"
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      f.requestTimeout + 5*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := api.HTTPServer(zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout})
 	if tlsConfig != nil {
 		srv.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)

@@ -76,11 +76,7 @@ func (s *storeFlags) masterKey() (*secrets.Box, error) {
 // open opens the store and refuses a schema that is behind or a master key
 // that does not match the sealed passwords.
 func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
-	box, err := s.masterKey()
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, s.url(), store.Options{MaxConns: s.maxConns, Secrets: box})
+	db, err := store.Open(ctx, s.url(), store.Options{MaxConns: s.maxConns})
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +89,13 @@ func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("the database schema is behind (%d migration(s) pending, first %s): run \"imagequota migrate --db URL\" first", len(pending), pending[0].Name)
 	}
+	// The master key is loaded (or generated) only for a store that is ready.
+	box, err := s.masterKey()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.SetSecrets(box)
 	if err := db.CheckSecrets(ctx); err != nil {
 		db.Close()
 		return nil, err

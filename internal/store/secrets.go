@@ -32,6 +32,9 @@ func (db *DB) openSecret(keyID, stored string) (string, error) {
 	return db.box.Open(stored, keyID)
 }
 
+// SetSecrets gives the store its master key; call it before the store serves.
+func (db *DB) SetSecrets(box *secrets.Box) { db.box = box }
+
 // CheckSecrets verifies that every sealed access key password was sealed under
 // the store's master key, so that a wrong --master-key-file is found at start
 // rather than as failed signatures.

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,10 +91,11 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
+var testMasterKey = sha256.Sum256([]byte("imagequota test master key"))
+
 // SecretBox is the master key test stores seal access key passwords with.
 func SecretBox() *secrets.Box {
-	sum := sha256.Sum256([]byte("imagequota test master key"))
-	box, err := secrets.New(sum[:])
+	box, err := secrets.New(testMasterKey[:])
 	if err != nil {
 		panic(err)
 	}
@@ -107,6 +109,7 @@ func OpenStore(t testing.TB, dbURL string, opts store.Options) *store.DB {
 	ctx := context.Background()
 	if opts.Secrets == nil {
 		opts.Secrets = SecretBox()
+		writeMasterKeyBeside(t, dbURL)
 	}
 	db, err := store.Open(ctx, dbURL, opts)
 	if err != nil {
@@ -129,6 +132,10 @@ type Options struct {
 	DefaultMax int // 0 means quota.DefaultMaxCount
 	BuildTime  time.Duration
 	Now        func() time.Time
+	// Timeouts, RateLimit and RateBurst configure the HTTP server as serve's flags do.
+	Timeouts  zcapi.Timeouts
+	RateLimit float64
+	RateBurst int
 	// AfterAdmissionCheck is passed to the store (see store.Options).
 	AfterAdmissionCheck func(accountID, locationID string, count, max int)
 }
@@ -163,9 +170,12 @@ func Start(t testing.TB, o Options) *Server {
 	svc := &vm.Service{Store: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now}
 	api := zcapi.NewServer(zcapi.Config{
 		Auth: o.DB, Actions: svc.Actions(), Registry: reg, Ready: o.DB.Ping, Now: o.Now,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RateLimit: o.RateLimit, RateBurst: o.RateBurst,
 	})
-	hs := httptest.NewServer(api.Handler())
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = api.HTTPServer(o.Timeouts)
+	hs.Start()
 	t.Cleanup(hs.Close)
 	return &Server{URL: hs.URL, DB: o.DB, Catalog: o.Catalog, Service: svc, Registry: reg, logs: logs}
 }
@@ -251,4 +261,45 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+var (
+	keyFileOnce sync.Once
+	keyFilePath string
+)
+
+// MasterKeyFile returns a file (mode 0600) holding SecretBox's key, for the
+// imagequota binary's --master-key-file / IMAGEQUOTA_MASTER_KEY_FILE.
+func MasterKeyFile() string {
+	keyFileOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "imagequota-key-")
+		if err != nil {
+			return
+		}
+		p := filepath.Join(dir, "master.key")
+		if err := os.WriteFile(p, []byte(hex.EncodeToString(testMasterKey[:])+"\n"), 0o600); err == nil {
+			keyFilePath = p
+		}
+	})
+	if keyFilePath == "" {
+		panic("testkit: could not write the test master key file")
+	}
+	return keyFilePath
+}
+
+// writeMasterKeyBeside puts the test master key beside a SQLite file, where
+// the imagequota binary looks for it by default.
+func writeMasterKeyBeside(t testing.TB, dbURL string) {
+	t.Helper()
+	path, ok := strings.CutPrefix(dbURL, "sqlite:")
+	if !ok {
+		return
+	}
+	p := filepath.Join(filepath.Dir(path), "master.key")
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	if err := os.WriteFile(p, []byte(hex.EncodeToString(testMasterKey[:])+"\n"), 0o600); err != nil {
+		t.Fatalf("writing the test master key: %v", err)
+	}
 }

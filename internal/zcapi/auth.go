@@ -1,6 +1,7 @@
 package zcapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,10 +12,27 @@ import (
 	"imagequota/internal/signing"
 )
 
+// CachingAuthenticator is an Authenticator that can also serve credentials
+// from memory, exactly as current as its uncached lookups; NewServer uses the
+// cached lookups when Auth has them.
+type CachingAuthenticator interface {
+	CachedAccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error)
+	CachedTokenCredential(ctx context.Context, token string) (quota.Credential, error)
+}
+
+type cachedAuth struct{ c CachingAuthenticator }
+
+func (a cachedAuth) AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
+	return a.c.CachedAccessKeyCredential(ctx, keyID)
+}
+
+func (a cachedAuth) TokenCredential(ctx context.Context, token string) (quota.Credential, error) {
+	return a.c.CachedTokenCredential(ctx, token)
+}
+
 // authenticate checks the Authorization header and fills c.AccountID and c.Actor.
-func (s *Server) authenticate(r *http.Request, body []byte, c *Call) error {
+func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, c *Call) error {
 	h := r.Header.Get("Authorization")
-	ctx := r.Context()
 	switch {
 	case h == "":
 		return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header is missing.")

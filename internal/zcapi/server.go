@@ -76,8 +76,12 @@ type Config struct {
 	// Ready reports whether the store answers, for /readyz.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
-	// RequestTimeout bounds each API request's work (store calls included). 0 means 10s.
+	// RequestTimeout bounds each API request's work (store calls included). 0 means 5s.
 	RequestTimeout time.Duration
+	// RateLimit is the requests per second allowed to each access key or
+	// token (a token bucket of RateBurst); 0 means no limit.
+	RateLimit float64
+	RateBurst int
 }
 
 // Server serves the API.
@@ -85,6 +89,7 @@ type Server struct {
 	cfg     Config
 	actions map[string]Action
 	m       *metrics
+	limiter *limiter
 }
 
 // Versions are the accepted values of X-ZC-Version.
@@ -102,7 +107,10 @@ func NewServer(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 10 * time.Second
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if c, ok := cfg.Auth.(CachingAuthenticator); ok {
+		cfg.Auth = cachedAuth{c}
 	}
 	s := &Server{cfg: cfg, actions: map[string]Action{}}
 	names := []string{}
@@ -111,6 +119,9 @@ func NewServer(cfg Config) *Server {
 		names = append(names, a.Name)
 	}
 	s.m = newMetrics(cfg.Registry, names)
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	}
 	return s
 }
 
@@ -239,11 +250,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	} else if !slices.Contains(Versions, version) {
 		return fail(w, id, &o, quota.CodeInvalidParameterValue, "X-ZC-Version "+quoteHeader(version)+" is not supported; use "+strings.Join(Versions, " or ")+".")
 	}
+	// One deadline covers everything the request does with the store,
+	// authentication included.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
 	call := &Call{RequestID: id, Version: version}
-	if err := s.authenticate(r, body, call); err != nil {
+	if err := s.authenticate(ctx, r, body, call); err != nil {
 		return s.failErr(w, id, &o, err)
 	}
 	o.account, o.actor = call.AccountID, call.Actor
+	if s.limiter != nil && !s.limiter.allow(call.Actor, s.cfg.Now()) {
+		w.Header().Set("Retry-After", "1")
+		return fail(w, id, &o, quota.CodeRequestLimitExceeded, "Too many requests from this credential; retry after a pause.")
+	}
 	if o.action == "" {
 		return fail(w, id, &o, quota.CodeMissingParameter, "The X-ZC-Action header is missing.")
 	}
@@ -253,8 +272,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 			"Action "+quoteHeader(o.action)+" does not exist in version "+version+" or you may not call it.")
 	}
 	call.Action = act.Name
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
 	out, err := s.invoke(ctx, act, call, body)
 	if err != nil {
 		return s.failErr(w, id, &o, err)
