@@ -9,28 +9,30 @@ import (
 	"imagequota/internal/quota"
 )
 
-// Usage returns an account's image count per location and the overrides that may apply to it.
-func (db *DB) Usage(ctx context.Context, accountID string) (quota.Usage, error) {
+// loadUsage reads an account's image count per location and the overrides
+// that may apply to it, in one statement.
+func (db *DB) loadUsage(ctx context.Context, accountID string) (quota.Usage, error) {
 	u := quota.Usage{Counts: map[string]int{}}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT location_id, COUNT(*) FROM images WHERE account_id = ? GROUP BY location_id`), accountID)
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT 0, '', location_id, COUNT(*) FROM images WHERE account_id = ? GROUP BY location_id
+		UNION ALL SELECT 1, account_id, location_id, max_count FROM limits WHERE account_id IN (?, '')`), accountID, accountID)
 	if err != nil {
 		return u, wrap("usage", db.d.interpret(err))
 	}
+	defer rows.Close()
 	for rows.Next() {
-		var loc string
+		var kind int
+		var acct, loc string
 		var n int
-		if err := rows.Scan(&loc, &n); err != nil {
-			rows.Close()
+		if err := rows.Scan(&kind, &acct, &loc, &n); err != nil {
 			return u, wrap("usage", err)
 		}
-		u.Counts[loc] = n
+		if kind == 0 {
+			u.Counts[loc] = n
+		} else {
+			u.Overrides = append(u.Overrides, quota.LimitOverride{AccountID: acct, LocationID: loc, MaxCount: n})
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return u, wrap("usage", db.d.interpret(err))
-	}
-	u.Overrides, err = db.overrides(ctx, db.r, accountID, "")
-	return u, wrap("usage", err)
+	return u, wrap("usage", db.d.interpret(rows.Err()))
 }
 
 type queryer interface {

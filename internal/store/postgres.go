@@ -136,5 +136,6 @@ func openPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connecting to PostgreSQL: %w", err)
 	}
-	return &DB{d: postgresDialect{}, w: db, r: db, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{}}, nil
+	return &DB{d: postgresDialect{}, w: db, r: db, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{},
+		cache: newReadCache(postgresVersions(db))}, nil
 }

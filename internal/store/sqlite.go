@@ -64,10 +64,8 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	w, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
+	// Statements are prepared once per connection (see stmtcache.go).
+	w := sql.OpenDB(&stmtCacheConnector{dsn: "file:" + path + "?" + sqlitePragmas + "&_txlock=immediate", drv: &sqlite.Driver{}})
 	// One writer connection: writes queue in the pool rather than fighting over
 	// the database lock.
 	w.SetMaxOpenConns(1)
@@ -78,16 +76,20 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if n <= 0 {
 		n = 8
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: %w", err)
-	}
+	r := sql.OpenDB(&stmtCacheConnector{dsn: "file:" + path + "?" + sqlitePragmas + "&_pragma=query_only(1)", drv: &sqlite.Driver{}})
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{}}
+	// The read cache's version source: one more read-only connection.
+	v := sql.OpenDB(&stmtCacheConnector{dsn: "file:" + path + "?" + sqlitePragmas + "&_pragma=query_only(1)", drv: &sqlite.Driver{}})
+	v.SetMaxOpenConns(1)
+	v.SetMaxIdleConns(1)
+	v.SetConnMaxLifetime(0)
+	v.SetConnMaxIdleTime(0)
+	sv := newSQLiteVersions(v)
+	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{},
+		cache: newReadCache(sv.fetch), sv: sv, batch: newBatcher(w)}
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

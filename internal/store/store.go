@@ -46,6 +46,13 @@ type DB struct {
 
 	qmu     sync.RWMutex
 	queries map[string]string
+
+	// cache serves credentials and usage from memory (cache.go); sv is its
+	// SQLite version source, nil on PostgreSQL.
+	cache *readCache
+	sv    *sqliteVersions
+	// batch, on SQLite, commits concurrent write transactions together (batch.go).
+	batch *batcher
 }
 
 var _ quota.Store = (*DB)(nil)
@@ -86,9 +93,15 @@ func (db *DB) Engine() string { return db.d.name() }
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
+	}
+	if db.sv != nil {
+		err = errors.Join(err, db.sv.close())
 	}
 	return err
 }
@@ -128,8 +141,13 @@ func (db *DB) q(s string) string {
 	return r
 }
 
-// inTx runs fn in a write transaction, committing when it returns nil.
+// inTx runs fn in a write transaction, committing when it returns nil. On
+// SQLite the transaction may be shared with other writes (batch.go); fn's
+// changes are kept or undone as a whole either way.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.batch != nil {
+		return db.d.interpret(db.batch.do(ctx, fn))
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return db.d.interpret(err)

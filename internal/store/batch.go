@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// Group commit (SQLite). Every SQLite write transaction runs on the one
+// writer connection and ends with an fsync (synchronous=FULL), so one
+// transaction per request caps writes at about one fsync each. Instead, one
+// writer goroutine takes the queued writes in arrival order and applies as
+// many as are waiting — up to maxBatch — in one transaction, each inside a
+// SAVEPOINT of its own: a write that fails is rolled back to its savepoint
+// and fails alone, the others go on. Each write is checked in turn against
+// what the earlier ones of the batch did (same transaction), so admission is
+// exactly as serial as before: CreateImage still counts inside the
+// transaction, under the database's write lock. Each caller is answered only
+// after its batch's COMMIT returned, so an acknowledged write is as durable
+// as before.
+
+// maxBatch bounds the writes committed together.
+const maxBatch = 128
+
+var errStoreClosed = errors.New("store: closed")
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+type batcher struct {
+	w *sql.DB
+
+	mu     sync.RWMutex // held shared while enqueueing, exclusively to close
+	closed bool
+	queue  chan *writeReq
+	exited chan struct{}
+}
+
+func newBatcher(w *sql.DB) *batcher {
+	b := &batcher{w: w, queue: make(chan *writeReq, 4*maxBatch), exited: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// do runs fn in a write transaction shared with other writes, and returns
+// fn's error, or the error that kept the transaction from committing.
+func (b *batcher) do(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return errStoreClosed
+	}
+	b.queue <- req
+	b.mu.RUnlock()
+	// Wait for the outcome even when ctx ends: once queued, the write may
+	// commit, and its caller must not be told otherwise.
+	return <-req.done
+}
+
+// close stops the writer after the queued writes.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.queue)
+	}
+	b.mu.Unlock()
+	<-b.exited
+}
+
+func (b *batcher) loop() {
+	defer close(b.exited)
+	batch := make([]*writeReq, 0, maxBatch)
+	for req := range b.queue {
+		batch = append(batch[:0], req)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-b.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		b.run(batch)
+	}
+}
+
+// run applies one batch and answers each of its writes.
+func (b *batcher) run(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	commitErr := b.apply(batch, errs)
+	for i, r := range batch {
+		if errs[i] == nil {
+			errs[i] = commitErr
+		}
+		r.done <- errs[i]
+	}
+}
+
+// apply runs the batch's writes in one transaction, recording each one's own
+// error in errs, and returns the error that failed them all, if any.
+func (b *batcher) apply(batch []*writeReq, errs []error) error {
+	if len(batch) == 1 {
+		// Alone: no savepoint needed.
+		r := batch[0]
+		tx, err := b.w.BeginTx(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		if errs[0] = r.fn(tx); errs[0] != nil {
+			_ = tx.Rollback()
+			return nil
+		}
+		return tx.Commit()
+	}
+	tx, err := b.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	ok := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if errs[i] = r.fn(tx); errs[i] != nil {
+			if _, err := tx.Exec(`ROLLBACK TO w`); err != nil {
+				// The transaction itself failed (SQLite rolls it back on some
+				// I/O errors): nothing of the batch stands.
+				_ = tx.Rollback()
+				return err
+			}
+		} else {
+			ok++
+		}
+		if _, err := tx.Exec(`RELEASE w`); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	if ok == 0 {
+		return tx.Rollback()
+	}
+	return tx.Commit()
+}

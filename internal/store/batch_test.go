@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"imagequota/internal/quota"
+)
+
+// TestGroupCommitMixedBatch: writes queued behind a paused writer are
+// committed together in one batch; the ones that fail (over quota, unknown
+// instance, unknown image) fail alone, the others are committed, and
+// admission inside the batch is as serial as without it.
+func TestGroupCommitMixedBatch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var (
+		mu      sync.Mutex
+		first   = true
+		paused  = make(chan struct{})
+		release = make(chan struct{})
+	)
+	hook := func(accountID, locationID string, count, max int) {
+		mu.Lock()
+		isFirst := first
+		first = false
+		mu.Unlock()
+		if isFirst {
+			close(paused)
+			<-release
+		}
+	}
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "imagequota.db"), Options{AfterAdmissionCheck: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	acct, err := db.CreateAccount(ctx, "batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := db.CreateInstance(ctx, quota.Instance{AccountID: acct.ID, LocationID: "asia-east-1", DiskGB: 20,
+		OSCategory: "Ubuntu", OSType: "linux", OSVersion: "22.04"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = 3
+	if _, err := db.SetLimit(ctx, quota.LimitOverride{AccountID: acct.ID, LocationID: inst.LocationID, MaxCount: max}, quota.AdminActor); err != nil {
+		t.Fatal(err)
+	}
+	create := func(instanceID string) error {
+		_, _, err := db.CreateImage(context.Background(), quota.CreateImageInput{AccountID: acct.ID, InstanceID: instanceID,
+			Name: "b", DefaultMax: quota.DefaultMaxCount, Now: time.Now(), Actor: quota.AdminActor})
+		return err
+	}
+	firstErr := make(chan error, 1)
+	go func() { firstErr <- create(inst.ID) }()
+	<-paused // the writer holds the first create between its check and its insert
+
+	kinds := []struct {
+		name string
+		n    int
+		call func() error
+	}{
+		{"create", 8, func() error { return create(inst.ID) }},
+		{"create from an unknown instance", 4, func() error { return create("ins-nosuch") }},
+		{"delete an unknown image", 4, func() error {
+			return db.DeleteImages(context.Background(), quota.DeleteImagesInput{AccountID: acct.ID, IDs: []string{"img-nosuch"}, Now: time.Now()})
+		}},
+	}
+	queued := 0
+	results := map[string]chan error{}
+	for _, k := range kinds {
+		ch := make(chan error, k.n)
+		results[k.name] = ch
+		for i := 0; i < k.n; i++ {
+			queued++
+			go func() { ch <- k.call() }()
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(db.batch.queue) < queued {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d writes queued behind the paused writer", len(db.batch.queue), queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-firstErr; err != nil {
+		t.Fatalf("first create: %v", err)
+	}
+	tally := map[string]int{}
+	for _, k := range kinds {
+		for i := 0; i < k.n; i++ {
+			err := <-results[k.name]
+			code := "OK"
+			if err != nil {
+				code = quota.ErrorCode(err)
+			}
+			tally[k.name+" "+code]++
+		}
+	}
+	want := map[string]int{
+		"create OK": max - 1, "create " + quota.CodeImageQuotaExceeded: 8 - (max - 1),
+		"create from an unknown instance " + quota.CodeInstanceNotFound: 4,
+		"delete an unknown image " + quota.CodeImageNotFound:            4,
+	}
+	for k, n := range want {
+		if tally[k] != n {
+			t.Errorf("%s: %d, want %d (all outcomes: %v)", k, tally[k], n, tally)
+		}
+	}
+	u, err := db.Usage(ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Counts[inst.LocationID]; got != max {
+		t.Fatalf("count %d after the batch, want %d", got, max)
+	}
+	imgs, err := db.ListImages(ctx, acct.ID, nil, "")
+	if err != nil || len(imgs) != max {
+		t.Fatalf("ListImages = %d images, %v; want %d", len(imgs), err, max)
+	}
+	recs, err := db.ListAudit(ctx, quota.AuditFilter{AccountID: acct.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creates := 0
+	for _, r := range recs {
+		if r.Action == "CreateImage" {
+			creates++
+		}
+	}
+	if creates != max {
+		t.Fatalf("%d CreateImage audit records, want %d: a failed write left a trace", creates, max)
+	}
+}
+
+// TestGroupCommitAfterClose: a write after Close fails instead of hanging.
+func TestGroupCommitAfterClose(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "imagequota.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateAccount(t.Context(), "late"); err == nil {
+		t.Fatal("CreateAccount after Close succeeded")
+	}
+}
