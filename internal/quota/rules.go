@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -25,6 +26,8 @@ func CheckImageName(param, name string) error {
 		return Errorf(CodeLessLength, "%s must be 1-%d characters; it is empty.", param, MaxImageNameLen)
 	case n > MaxImageNameLen:
 		return Errorf(CodeExceedLength, "%s must be 1-%d characters; %q has %d.", param, MaxImageNameLen, name, n)
+	case strings.IndexByte(name, 0) >= 0:
+		return Errorf(CodeInvalidParameterValue, "%s must not contain NUL characters.", param)
 	case !imageNamePattern.MatchString(name):
 		return Errorf(CodePatternError, "%s %q may contain only letters, digits, Chinese characters, '-', '_' and '.'.", param, name)
 	}
@@ -38,6 +41,9 @@ func CheckImageDescription(param, d string) error {
 	}
 	if n := utf8.RuneCountInString(d); n > MaxImageDescriptionLen {
 		return Errorf(CodeExceedLength, "%s must be at most %d characters; it has %d.", param, MaxImageDescriptionLen, n)
+	}
+	if strings.IndexByte(d, 0) >= 0 {
+		return Errorf(CodeInvalidParameterValue, "%s must not contain NUL characters.", param)
 	}
 	return nil
 }

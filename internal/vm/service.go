@@ -69,12 +69,17 @@ func checkIDs(param string, ids []string, max int, unique bool) error {
 	return nil
 }
 
+// checkID validates one id given as param: 1-64 characters, no NUL (which
+// PostgreSQL cannot store in text and no id holds).
 func checkID(param, id string) error {
 	if id == "" {
 		return quota.Errorf(quota.CodeLessLength, "%s must not be empty.", param)
 	}
-	if len(id) > maxIDLen {
-		return quota.Errorf(quota.CodeExceedLength, "%s must be at most %d characters; it has %d.", param, maxIDLen, utf8.RuneCountInString(id))
+	if n := utf8.RuneCountInString(id); n > maxIDLen {
+		return quota.Errorf(quota.CodeExceedLength, "%s must be at most %d characters; it has %d.", param, maxIDLen, n)
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return quota.Errorf(quota.CodeInvalidParameterValue, "%s must not contain NUL characters.", param)
 	}
 	return nil
 }
@@ -283,6 +288,9 @@ func (s *Service) parseImageFilter(in *vmapi.DescribeImagesRequest) (imageFilter
 	}{{"zoneId", in.ZoneID, quota.CodeZoneNotFound}, {"regionId", in.RegionID, quota.CodeRegionNotFound}} {
 		if p.v == nil || *p.v == "" {
 			continue
+		}
+		if err := checkID(p.param, *p.v); err != nil {
+			return f, err
 		}
 		if _, ok := s.Catalog.Lookup(*p.v); !ok {
 			return f, quota.Errorf(p.notFound, "%s %q does not exist or is not available.", p.param, truncate(*p.v))
