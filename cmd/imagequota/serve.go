@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	f := serveFlags{}
 	c.String(&f.addr, "addr", "IMAGEQUOTA_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks one)")
 	c.Duration(&f.buildTime, "image-build-time", "IMAGEQUOTA_IMAGE_BUILD_TIME", 2*time.Second, "how long a new image stays CREATING (0: available at once)")
-	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 5*time.Second, "deadline of each API request, authentication and store calls included")
+	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 4*time.Second, "deadline of each API request, authentication and store calls included (past it: 503)")
 	c.Duration(&f.readTimeout, "read-timeout", "IMAGEQUOTA_READ_TIMEOUT", 15*time.Second, "time a client has to send a whole request, body included")
 	c.Duration(&f.idleTimeout, "idle-timeout", "IMAGEQUOTA_IDLE_TIMEOUT", 120*time.Second, "how long an idle keep-alive connection is kept")
 	c.Float(&f.rateLimit, "rate-limit", "IMAGEQUOTA_RATE_LIMIT", 0, "requests per second allowed to each access key or token (0: no limit); over it, 429 REQUEST_LIMIT_EXCEEDED")
