@@ -38,7 +38,6 @@ const (
 	CodeAccountNotFound       = "INVALID_ACCOUNT_NOT_FOUND"
 	CodeAccessKeyNotFound     = "INVALID_ACCESS_KEY_NOT_FOUND"
 	CodeConflict              = "OPERATION_FAILED_RESOURCE_CONFLICT"
-	CodeStoreSchemaBehind     = "SERVICE_SCHEMA_OUT_OF_DATE"
 )
 
 // Error is the one error type of the domain and the stores. Code is one of the
