@@ -9,9 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"imagequota/internal/testkit"
 )
 
 // waitLimit bounds every wait for a server to come up or go down.
@@ -90,22 +91,7 @@ func (c *cli) newAccount(t *testing.T, name string) (accountID, keyID, secret st
 }
 
 // syncBuffer is a buffer one goroutine writes while another reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer struct{ testkit.SyncBuffer }
 
 // waitFor waits (bounded) until re matches what was written and returns the submatches.
 func (s *syncBuffer) waitFor(t *testing.T, re *regexp.Regexp, done <-chan int) []string {

@@ -147,7 +147,7 @@ type Server struct {
 	Catalog  *quota.Catalog
 	Service  *vm.Service
 	Registry *prometheus.Registry
-	logs     *syncBuffer
+	logs     *SyncBuffer
 }
 
 // Start starts a server on a real listener; it stops when the test ends.
@@ -165,7 +165,7 @@ func Start(t testing.TB, o Options) *Server {
 	if o.DefaultMax == 0 {
 		o.DefaultMax = quota.DefaultMaxCount
 	}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	reg := prometheus.NewRegistry()
 	svc := &vm.Service{Store: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now}
 	api := zcapi.NewServer(zcapi.Config{
@@ -223,18 +223,19 @@ func (s *Server) NewInstance(t testing.TB, accountID, location string) quota.Ins
 	return in
 }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer that one goroutine writes while another reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
