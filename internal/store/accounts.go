@@ -168,35 +168,60 @@ var errNoCredential = quota.Errorf(quota.CodeSignatureFailure, "The credential i
 
 // AccessKeyCredential looks up a key for authentication.
 func (db *DB) AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
+	c, _, err := db.accessKeyCredential(ctx, keyID, false)
+	return c, err
+}
+
+// accessKeyCredential is AccessKeyCredential; withVersion also reads, in the
+// same statement (so as of the same snapshot), the version of the account's
+// credential scope for the read cache (cache.go).
+func (db *DB) accessKeyCredential(ctx context.Context, keyID string, withVersion bool) (quota.Credential, int64, error) {
 	var c quota.Credential
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT k.account_id, k.secret, k.disabled, a.disabled
+	var ver int64
+	q := `SELECT k.account_id, k.secret, k.disabled, a.disabled, 0`
+	if withVersion {
+		q = `SELECT k.account_id, k.secret, k.disabled, a.disabled,
+			COALESCE((SELECT v.version FROM cache_versions v WHERE v.scope = 'cred:' || k.account_id), 0)`
+	}
+	err := db.r.QueryRowContext(ctx, db.q(q+`
 		FROM access_keys k JOIN accounts a ON a.id = k.account_id WHERE k.id = ?`), keyID).
-		Scan(&c.AccountID, &c.Secret, &c.Disabled, &c.AccountDisabled)
+		Scan(&c.AccountID, &c.Secret, &c.Disabled, &c.AccountDisabled, &ver)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, errNoCredential
+		return c, 0, errNoCredential
 	}
 	if err != nil {
-		return c, wrap("access key credential", db.d.interpret(err))
+		return c, 0, wrap("access key credential", db.d.interpret(err))
 	}
 	if c.Secret, err = db.openSecret(keyID, c.Secret); err != nil {
-		return quota.Credential{}, wrap("access key credential", err)
+		return quota.Credential{}, 0, wrap("access key credential", err)
 	}
-	return c, nil
+	return c, ver, nil
 }
 
 // TokenCredential looks up a bearer token for authentication.
 func (db *DB) TokenCredential(ctx context.Context, token string) (quota.Credential, error) {
+	c, _, err := db.tokenCredential(ctx, token, false)
+	return c, err
+}
+
+// tokenCredential is TokenCredential; withVersion as in accessKeyCredential.
+func (db *DB) tokenCredential(ctx context.Context, token string, withVersion bool) (quota.Credential, int64, error) {
 	var c quota.Credential
-	var exp int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT t.account_id, t.expires_at, a.disabled
+	var exp, ver int64
+	q := `SELECT t.account_id, t.expires_at, a.disabled, 0`
+	if withVersion {
+		q = `SELECT t.account_id, t.expires_at, a.disabled,
+			COALESCE((SELECT v.version FROM cache_versions v WHERE v.scope = 'cred:' || t.account_id), 0)`
+	}
+	err := db.r.QueryRowContext(ctx, db.q(q+`
 		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.hash = ?`), TokenHash(token)).
-		Scan(&c.AccountID, &exp, &c.AccountDisabled)
+		Scan(&c.AccountID, &exp, &c.AccountDisabled, &ver)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, errNoCredential
+		return c, 0, errNoCredential
 	}
 	if err != nil {
-		return c, wrap("token credential", db.d.interpret(err))
+		return c, 0, wrap("token credential", db.d.interpret(err))
 	}
 	c.ExpiresAt = fromMicros(exp)
-	return c, nil
+	return c, ver, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Group commit (SQLite). Every SQLite write transaction runs on the one
@@ -19,6 +20,14 @@ import (
 // transaction, under the database's write lock. Each caller is answered only
 // after its batch's COMMIT returned, so an acknowledged write is as durable
 // as before.
+
+// The savepoint statements around each write of a batch (kept prepared by
+// stmtcache.go).
+const (
+	savepointSQL  = `SAVEPOINT w`
+	releaseSQL    = `RELEASE w`
+	rollbackToSQL = `ROLLBACK TO w`
+)
 
 // maxBatch bounds the writes committed together.
 const maxBatch = 128
@@ -38,6 +47,20 @@ type batcher struct {
 	closed bool
 	queue  chan *writeReq
 	exited chan struct{}
+
+	// batches and writes count the transactions committed (or rolled back)
+	// and the writes they carried, for BatchStats.
+	batches, writes atomic.Uint64
+}
+
+// BatchStats returns how many write transactions the SQLite writer ran and
+// how many writes they carried in all (their ratio is the mean batch size);
+// zeros on PostgreSQL, where writes are not batched.
+func (db *DB) BatchStats() (batches, writes uint64) {
+	if db.batch == nil {
+		return 0, 0
+	}
+	return db.batch.batches.Load(), db.batch.writes.Load()
 }
 
 func newBatcher(w *sql.DB) *batcher {
@@ -101,6 +124,8 @@ func (b *batcher) loop() {
 func (b *batcher) run(batch []*writeReq) {
 	errs := make([]error, len(batch))
 	commitErr := b.apply(batch, errs)
+	b.batches.Add(1)
+	b.writes.Add(uint64(len(batch)))
 	for i, r := range batch {
 		if errs[i] == nil {
 			errs[i] = commitErr
@@ -135,12 +160,12 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+		if _, err := tx.Exec(savepointSQL); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
 		if errs[i] = r.fn(tx); errs[i] != nil {
-			if _, err := tx.Exec(`ROLLBACK TO w`); err != nil {
+			if _, err := tx.Exec(rollbackToSQL); err != nil {
 				// The transaction itself failed (SQLite rolls it back on some
 				// I/O errors): nothing of the batch stands.
 				_ = tx.Rollback()
@@ -149,7 +174,7 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 		} else {
 			ok++
 		}
-		if _, err := tx.Exec(`RELEASE w`); err != nil {
+		if _, err := tx.Exec(releaseSQL); err != nil {
 			_ = tx.Rollback()
 			return err
 		}

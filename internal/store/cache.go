@@ -14,19 +14,22 @@ import (
 // The read cache serves access keys, bearer tokens and each account's usage
 // (image counts and the overrides that may apply) from memory, and is never
 // stale: every read first observes the current change versions of the scopes
-// its answer depends on (the account, and '' for limits that apply to every
-// account), and uses a cached answer only when it was stamped with exactly
-// those versions.
+// its answer depends on, and uses a cached answer only when it was stamped
+// with exactly those versions. A credential depends on its account's
+// credential scope ("cred:" + account id: accounts, access_keys, tokens);
+// usage on the account's usage scope (the account id: images, limits) and on
+// '' (limits that apply to every account), so that image writes, the
+// frequent ones, leave cached credentials valid.
 //
 // The versions live in cache_versions and are bumped by triggers (migration
 // 0002) in the transaction of every insert, update or delete of accounts,
 // access_keys, tokens, limits and images, whichever process or replica
-// writes. An entry is stamped with the versions observed *before* its data
-// was read, so a write that commits between the two makes the stamp older
-// than the data, which costs one reload and never serves stale data. An
-// observation always starts after the read that needs it began, so a write
-// acknowledged before a read — on any replica, or by "imagequota admin" — is
-// seen by it.
+// writes. An entry is stamped with the versions read in the same statement
+// as its data (one snapshot), so the stamp is exactly as old as the data; a
+// miss therefore costs that one statement and no observation. A cached entry
+// is used only after an observation that starts after the read that needs it
+// began, so a write acknowledged before a read — on any replica, or by
+// "imagequota admin" — is seen by it.
 //
 // Observations are coalesced: while one is in flight, the reads that arrive
 // wait for the next one, which serves all of them with a single query. On
@@ -35,6 +38,14 @@ import (
 // which case the versions already known are current), plus a read of
 // cache_versions for the scopes not yet known when something was; on
 // PostgreSQL it is one query of cache_versions.
+//
+// On SQLite most reads need no query at all: the WAL-index header in the
+// database's -shm file, which every commit by any connection of any process
+// rewrites before its COMMIT returns, is read from a read-only mapping
+// (shm_linux.go). When it holds exactly the bytes it held just before the
+// last observation, nothing was committed since, and the versions known are
+// current; any difference, or anything unusual, falls back to an
+// observation. The header is read during the call, so after it began.
 //
 // Admission (CreateImage) never uses the cache: it counts inside its
 // transaction.
@@ -49,6 +60,10 @@ const observeTimeout = 10 * time.Second
 // globalScope is the version scope of overrides that apply to every account.
 const globalScope = ""
 
+// credScope is the version scope of an account's credentials (its row, its
+// access keys and its tokens); the account id itself is its usage scope.
+func credScope(accountID string) string { return "cred:" + accountID }
+
 type readCache struct {
 	watch *versionWatch
 
@@ -60,7 +75,7 @@ type readCache struct {
 
 type credEntry struct {
 	cred    quota.Credential
-	version int64 // of cred.AccountID
+	version int64 // of credScope(cred.AccountID)
 }
 
 type usageEntry struct {
@@ -69,6 +84,7 @@ type usageEntry struct {
 	global  int64 // version of globalScope
 }
 
+// newReadCache makes a cache whose versions come from fetch.
 func newReadCache(fetch func(ctx context.Context, scopes []string) (map[string]int64, error)) *readCache {
 	return &readCache{
 		watch:  &versionWatch{fetch: fetch},
@@ -88,70 +104,68 @@ func putBounded[V any](mu *sync.RWMutex, m map[string]V, k string, v V) {
 }
 
 // CachedAccessKeyCredential is AccessKeyCredential served from memory while
-// the key's account is unchanged.
+// the key's account's credentials are unchanged.
 func (db *DB) CachedAccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
-	return db.cachedCredential(ctx, db.cache.keys, keyID, db.AccessKeyCredential)
+	return db.cachedCredential(ctx, db.cache.keys, keyID, db.accessKeyCredential)
 }
 
 // CachedTokenCredential is TokenCredential served from memory while the
-// token's account is unchanged.
+// token's account's credentials are unchanged.
 func (db *DB) CachedTokenCredential(ctx context.Context, token string) (quota.Credential, error) {
-	return db.cachedCredential(ctx, db.cache.tokens, token, db.TokenCredential)
+	return db.cachedCredential(ctx, db.cache.tokens, token, db.tokenCredential)
 }
 
+// cachedCredential serves a cached credential when its account's credential
+// scope still has the version it was stamped with; otherwise (or on a miss)
+// it reads the credential together with that version, in one statement, so
+// that the stamp is exactly as old as the data.
 func (db *DB) cachedCredential(ctx context.Context, m map[string]credEntry, k string,
-	load func(ctx context.Context, k string) (quota.Credential, error)) (quota.Credential, error) {
+	load func(ctx context.Context, k string, withVersion bool) (quota.Credential, int64, error)) (quota.Credential, error) {
 	c := db.cache
 	c.mu.RLock()
 	e, ok := m[k]
 	c.mu.RUnlock()
-	account := ""
 	if ok {
-		account = e.cred.AccountID
-	} else {
-		// The account is learnt from a first, uncached read.
-		cred, err := load(ctx, k)
-		if err != nil {
+		scope := credScope(e.cred.AccountID)
+		if vs, err := c.watch.observe(ctx, scope); err == nil && vs[scope] == e.version {
+			return e.cred, nil
+		}
+	}
+	cred, ver, err := load(ctx, k, true)
+	if err != nil {
+		if _, ok := quota.AsError(err); ok {
 			return cred, err
 		}
-		account = cred.AccountID
-	}
-	vs, err := c.watch.observe(ctx, account)
-	if err != nil {
-		return load(ctx, k)
-	}
-	if ok && vs[account] == e.version {
-		return e.cred, nil
-	}
-	cred, err := load(ctx, k)
-	if err != nil {
+		// The versioned read failed (a database without cache_versions,
+		// say): answer uncached.
+		cred, _, err = load(ctx, k, false)
 		return cred, err
 	}
-	if cred.AccountID == account {
-		putBounded(&c.mu, m, k, credEntry{cred: cred, version: vs[account]})
-	}
+	putBounded(&c.mu, m, k, credEntry{cred: cred, version: ver})
 	return cred, nil
 }
 
 // Usage returns an account's image count per location and the overrides that
-// may apply to it, from memory while neither changed.
+// may apply to it, from memory while neither changed. On a miss, or once
+// changed, they are read together with their versions in one statement.
 func (db *DB) Usage(ctx context.Context, accountID string) (quota.Usage, error) {
 	c := db.cache
-	vs, err := c.watch.observe(ctx, accountID, globalScope)
-	if err != nil {
-		return db.loadUsage(ctx, accountID)
-	}
 	c.mu.RLock()
 	e, ok := c.usage[accountID]
 	c.mu.RUnlock()
-	if ok && e.account == vs[accountID] && e.global == vs[globalScope] {
-		return copyUsage(e.u), nil
+	if ok {
+		vs, err := c.watch.observe(ctx, accountID, globalScope)
+		if err == nil && e.account == vs[accountID] && e.global == vs[globalScope] {
+			return copyUsage(e.u), nil
+		}
 	}
-	u, err := db.loadUsage(ctx, accountID)
+	u, account, global, err := db.loadUsageVersioned(ctx, accountID, true)
 	if err != nil {
-		return u, err
+		// The versioned read failed (a database without cache_versions,
+		// say): answer uncached.
+		return db.loadUsage(ctx, accountID)
 	}
-	putBounded(&c.mu, c.usage, accountID, usageEntry{u: copyUsage(u), account: vs[accountID], global: vs[globalScope]})
+	putBounded(&c.mu, c.usage, accountID, usageEntry{u: copyUsage(u), account: account, global: global})
 	return u, nil
 }
 
@@ -161,9 +175,12 @@ func copyUsage(u quota.Usage) quota.Usage {
 
 // versionWatch coalesces observations of change versions: a call waits for
 // an observation that starts after the call did, and one observation serves
-// every call that arrived while the previous one was in flight.
+// every call that arrived while the previous one was in flight. quick, when
+// set, is asked first, in the call: it answers only when it can tell,
+// without a query, that the versions it knows are current.
 type versionWatch struct {
 	fetch func(ctx context.Context, scopes []string) (map[string]int64, error)
+	quick func(scopes []string) (map[string]int64, bool)
 
 	mu      sync.Mutex
 	running bool
@@ -179,6 +196,11 @@ type vround struct {
 
 // observe returns the current versions of scopes (0 for a scope never changed).
 func (w *versionWatch) observe(ctx context.Context, scopes ...string) (map[string]int64, error) {
+	if w.quick != nil {
+		if vs, ok := w.quick(scopes); ok {
+			return vs, nil
+		}
+	}
 	w.mu.Lock()
 	if w.next == nil {
 		w.next = &vround{scopes: map[string]struct{}{}, done: make(chan struct{})}
@@ -264,18 +286,51 @@ func postgresVersions(pool *sql.DB) func(ctx context.Context, scopes []string) (
 // are current; once it changes they are forgotten and read again. The value
 // means something only on the same connection, so the connection is pinned,
 // and when it fails everything known is forgotten with it.
+//
+// Between observations, quick compares the WAL-index header (walHeader) with
+// the one read just before the last observation: equal means that nothing
+// was committed since, so what is known is current. An observation uses the
+// same comparison instead of data_version whenever the header can be read.
+// The header is only trusted while the pinned connection is open: SQLite
+// keeps the -shm file (same inode, never truncated) for as long as any
+// connection uses it.
 type sqliteVersions struct {
 	mu    sync.Mutex // fetch (one at a time anyway) against close
 	pool  *sql.DB
 	conn  *sql.Conn
 	pragm *sql.Stmt
+	shm   string     // path of the -shm file
+	hdr   *walHeader // mapped while conn is open; nil when unavailable
+	gen   int64      // data_version that made known current, or -1
 
-	gen   int64
-	known map[string]int64 // current as of the observation that saw gen
+	kmu    sync.RWMutex     // known, seen and seenOK; written under mu too
+	known  map[string]int64 // current as of the observation that saw gen
+	seen   [walHeaderSize]byte
+	seenOK bool // seen was read before the observation that made known current
 }
 
-func newSQLiteVersions(pool *sql.DB) *sqliteVersions {
-	return &sqliteVersions{pool: pool, gen: -1, known: map[string]int64{}}
+func newSQLiteVersions(pool *sql.DB, dbPath string) *sqliteVersions {
+	return &sqliteVersions{pool: pool, shm: dbPath + "-shm", gen: -1, known: map[string]int64{}}
+}
+
+// quick returns the versions of scopes when the WAL-index header shows that
+// nothing was committed since the last observation and all of them are known.
+func (v *sqliteVersions) quick(scopes []string) (map[string]int64, bool) {
+	var now [walHeaderSize]byte
+	v.kmu.RLock()
+	defer v.kmu.RUnlock()
+	if !v.seenOK || v.hdr == nil || !v.hdr.read(&now) || now != v.seen {
+		return nil, false
+	}
+	out := make(map[string]int64, len(scopes))
+	for _, s := range scopes {
+		ver, ok := v.known[s]
+		if !ok {
+			return nil, false
+		}
+		out[s] = ver
+	}
+	return out, true
 }
 
 func (v *sqliteVersions) fetch(ctx context.Context, scopes []string) (map[string]int64, error) {
@@ -301,27 +356,54 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 		}
 		v.conn, v.pragm = conn, st
 	}
-	var gen int64
-	if err := v.pragm.QueryRowContext(ctx).Scan(&gen); err != nil {
-		return nil, err
-	}
-	if gen != v.gen || len(v.known) >= maxCacheEntries {
+	// The header is read before anything else: a commit after this read
+	// changes it, so the next quick call will not match and will observe
+	// again.
+	var hdr [walHeaderSize]byte
+	hdrOK := v.hdr != nil && v.hdr.read(&hdr)
+	var changed bool
+	if hdrOK {
+		// The header tells whether anything was committed since the last
+		// observation; data_version is then not needed (and, not being
+		// followed, must not be trusted later: gen is reset).
+		changed = !v.seenOK || hdr != v.seen
+		v.gen = -1
+	} else {
+		var gen int64
+		if err := v.pragm.QueryRowContext(ctx).Scan(&gen); err != nil {
+			return nil, err
+		}
+		changed = gen != v.gen
 		v.gen = gen
+	}
+	v.kmu.Lock()
+	if v.hdr == nil {
+		// Mapped once the pinned connection has read, so that the -shm file
+		// exists and is in use; read from the next observation on.
+		v.hdr = mapWALHeader(v.shm)
+	}
+	v.seenOK = false
+	if changed || len(v.known) >= maxCacheEntries {
 		clear(v.known)
 	}
+	v.kmu.Unlock()
 	var missing []string
 	for _, s := range scopes {
 		if _, ok := v.known[s]; !ok {
 			missing = append(missing, s)
 		}
 	}
+	var got map[string]int64
 	if len(missing) > 0 {
-		got, err := readVersions(ctx, v.conn, func(q string) string { return q }, missing)
-		if err != nil {
+		var err error
+		if got, err = readVersions(ctx, v.conn, func(q string) string { return q }, missing); err != nil {
 			return nil, err
 		}
-		maps.Copy(v.known, got)
 	}
+	v.kmu.Lock()
+	defer v.kmu.Unlock()
+	maps.Copy(v.known, got)
+	v.seen, v.seenOK = hdr, hdrOK
 	out := make(map[string]int64, len(scopes))
 	for _, s := range scopes {
 		out[s] = v.known[s]
@@ -331,6 +413,12 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 
 // forget drops the connection and everything known through it.
 func (v *sqliteVersions) forget() {
+	v.kmu.Lock()
+	defer v.kmu.Unlock()
+	if v.hdr != nil {
+		v.hdr.close()
+		v.hdr = nil
+	}
 	if v.conn != nil {
 		v.pragm.Close()
 		v.conn.Close()
@@ -338,6 +426,7 @@ func (v *sqliteVersions) forget() {
 	}
 	v.gen = -1
 	clear(v.known)
+	v.seenOK = false
 }
 
 // close releases the connection.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -145,16 +146,11 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		if err := db.d.lock(ctx, tx, "images/"+in.AccountID+"/"+inst.LocationID); err != nil {
 			return err
 		}
-		ovs, err := db.overrides(ctx, tx, in.AccountID, inst.LocationID)
+		count, ovs, err := db.admissionState(ctx, tx, in.AccountID, inst.LocationID)
 		if err != nil {
 			return err
 		}
 		max, _ := quota.ResolveLimit(ovs, in.AccountID, inst.LocationID, in.DefaultMax)
-		var count int
-		if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM images WHERE account_id = ? AND location_id = ?`),
-			in.AccountID, inst.LocationID).Scan(&count); err != nil {
-			return err
-		}
 		if count >= max {
 			ids, err := db.imageIDs(ctx, tx, in.AccountID, inst.LocationID, maxListedInQuotaError)
 			if err != nil {
@@ -189,12 +185,39 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				return err
 			}
 		}
-		return db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAudit(img))
+		return db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
 	})
 	if err != nil {
 		return quota.Image{}, false, wrap("create image", err)
 	}
 	return img, replayed, nil
+}
+
+// admissionState reads, in one statement, the count of the account's images
+// in a location and the overrides that may apply there.
+func (db *DB) admissionState(ctx context.Context, tx *sql.Tx, accountID, locationID string) (int, []quota.LimitOverride, error) {
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT 0, '', '', COUNT(*) FROM images WHERE account_id = ? AND location_id = ?
+		UNION ALL SELECT 1, account_id, location_id, max_count FROM limits WHERE account_id IN (?, '') AND location_id IN (?, '')`),
+		accountID, locationID, accountID, locationID)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	count := 0
+	var ovs []quota.LimitOverride
+	for rows.Next() {
+		var kind, n int
+		var acct, loc string
+		if err := rows.Scan(&kind, &acct, &loc, &n); err != nil {
+			return 0, nil, err
+		}
+		if kind == 0 {
+			count = n
+		} else {
+			ovs = append(ovs, quota.LimitOverride{AccountID: acct, LocationID: loc, MaxCount: n})
+		}
+	}
+	return count, ovs, rows.Err()
 }
 
 func (db *DB) imageIDs(ctx context.Context, tx *sql.Tx, accountID, locationID string, limit int) ([]string, error) {
@@ -213,6 +236,42 @@ func (db *DB) imageIDs(ctx context.Context, tx *sql.Tx, accountID, locationID st
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// imageAuditJSON is json.Marshal(imageAudit(im)), byte for byte, without
+// reflection: it is written inside every image write's transaction.
+func imageAuditJSON(im quota.Image) auditJSON {
+	b := make([]byte, 0, 160+len(im.Name))
+	b = append(b, `{"imageDescription":`...)
+	if im.Description == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, *im.Description)
+	}
+	b = append(b, `,"imageId":`...)
+	b = appendJSONString(b, im.ID)
+	b = append(b, `,"imageName":`...)
+	b = appendJSONString(b, im.Name)
+	b = append(b, `,"instanceId":`...)
+	b = appendJSONString(b, im.InstanceID)
+	b = append(b, `,"location":`...)
+	b = appendJSONString(b, im.LocationID)
+	return append(b, '}')
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: as is when
+// it holds only printable ASCII that needs no escape, through encoding/json
+// otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // imageAudit is an image's state as the audit trail records it.
@@ -322,7 +381,7 @@ func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) erro
 				notFound(quota.CodeImageNotFound, "imageId", im.ID), im.ID, in.AccountID); err != nil {
 				return err
 			}
-			if err := db.audit(ctx, tx, in.Actor, in.AccountID, "DeleteImages", im.ID, imageAudit(im), nil); err != nil {
+			if err := db.audit(ctx, tx, in.Actor, in.AccountID, "DeleteImages", im.ID, imageAuditJSON(im), nil); err != nil {
 				return err
 			}
 		}

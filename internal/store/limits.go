@@ -12,27 +12,47 @@ import (
 // loadUsage reads an account's image count per location and the overrides
 // that may apply to it, in one statement.
 func (db *DB) loadUsage(ctx context.Context, accountID string) (quota.Usage, error) {
-	u := quota.Usage{Counts: map[string]int{}}
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT 0, '', location_id, COUNT(*) FROM images WHERE account_id = ? GROUP BY location_id
-		UNION ALL SELECT 1, account_id, location_id, max_count FROM limits WHERE account_id IN (?, '')`), accountID, accountID)
+	u, _, _, err := db.loadUsageVersioned(ctx, accountID, false)
+	return u, err
+}
+
+// loadUsageVersioned is loadUsage; withVersions also reads, in the same
+// statement (so as of the same snapshot), the versions of the account's usage
+// scope and of the global one for the read cache (cache.go).
+func (db *DB) loadUsageVersioned(ctx context.Context, accountID string, withVersions bool) (u quota.Usage, account, global int64, err error) {
+	u = quota.Usage{Counts: map[string]int{}}
+	q := `SELECT 0, '', location_id, COUNT(*) FROM images WHERE account_id = ? GROUP BY location_id
+		UNION ALL SELECT 1, account_id, location_id, max_count FROM limits WHERE account_id IN (?, '')`
+	args := []any{accountID, accountID}
+	if withVersions {
+		q += `
+		UNION ALL SELECT 2, scope, '', version FROM cache_versions WHERE scope IN (?, '')`
+		args = append(args, accountID)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
-		return u, wrap("usage", db.d.interpret(err))
+		return u, 0, 0, wrap("usage", db.d.interpret(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var kind int
 		var acct, loc string
-		var n int
+		var n int64
 		if err := rows.Scan(&kind, &acct, &loc, &n); err != nil {
-			return u, wrap("usage", err)
+			return u, 0, 0, wrap("usage", err)
 		}
-		if kind == 0 {
-			u.Counts[loc] = n
-		} else {
-			u.Overrides = append(u.Overrides, quota.LimitOverride{AccountID: acct, LocationID: loc, MaxCount: n})
+		switch {
+		case kind == 0:
+			u.Counts[loc] = int(n)
+		case kind == 1:
+			u.Overrides = append(u.Overrides, quota.LimitOverride{AccountID: acct, LocationID: loc, MaxCount: int(n)})
+		case acct == globalScope:
+			global = n
+		default:
+			account = n
 		}
 	}
-	return u, wrap("usage", db.d.interpret(rows.Err()))
+	return u, account, global, wrap("usage", db.d.interpret(rows.Err()))
 }
 
 type queryer interface {
@@ -155,11 +175,18 @@ func maxCountJSON(n *int) any {
 	return map[string]int{"maxCount": *n}
 }
 
+// auditJSON is a before or after state already encoded as JSON.
+type auditJSON []byte
+
 // audit appends a record in the same transaction as the change it describes.
+// before and after are encoded with encoding/json, unless already auditJSON.
 func (db *DB) audit(ctx context.Context, tx *sql.Tx, actor quota.Actor, accountID, action, target string, before, after any) error {
 	enc := func(v any) (sql.NullString, error) {
 		if v == nil {
 			return sql.NullString{}, nil
+		}
+		if j, ok := v.(auditJSON); ok {
+			return sql.NullString{String: string(j), Valid: true}, nil
 		}
 		b, err := json.Marshal(v)
 		return sql.NullString{String: string(b), Valid: true}, err

@@ -59,6 +59,11 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store: sqlite path %q must not contain '?' or '#'", path)
 	}
+	// Absolute, so that the -shm file the read cache maps (cache.go) is the
+	// one SQLite uses whatever the working directory becomes.
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -87,9 +92,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	v.SetMaxIdleConns(1)
 	v.SetConnMaxLifetime(0)
 	v.SetConnMaxIdleTime(0)
-	sv := newSQLiteVersions(v)
+	sv := newSQLiteVersions(v, path)
 	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{},
 		cache: newReadCache(sv.fetch), sv: sv, batch: newBatcher(w)}
+	db.cache.watch.quick = sv.quick
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

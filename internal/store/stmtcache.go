@@ -11,7 +11,13 @@ import (
 // server's CPU. stmtCacheConnector wraps the driver's connections so that a
 // statement with arguments is prepared once per connection and then only
 // re-bound and stepped. Statements without arguments (migrations, PRAGMAs,
-// multi-statement scripts) go to the driver as before.
+// multi-statement scripts) go to the driver as before, except the group
+// commit's savepoint statements.
+
+// cachedWithoutArgs are the statements without arguments that are cached
+// all the same: the group commit's savepoints (batch.go), run around every
+// write.
+var cachedWithoutArgs = map[string]bool{savepointSQL: true, releaseSQL: true, rollbackToSQL: true}
 
 // maxCachedStmts bounds the statements kept per connection; past it, new
 // query strings (long IN lists, say) are prepared and finalized each time.
@@ -122,7 +128,7 @@ func (c *stmtCacheConn) IsValid() bool {
 // stmt returns the cached statement for q, preparing it on first use; nil
 // when q is not to be cached or its statement is in use.
 func (c *stmtCacheConn) stmt(ctx context.Context, q string, args []driver.NamedValue) (*cachedStmt, error) {
-	if len(args) == 0 {
+	if len(args) == 0 && !cachedWithoutArgs[q] {
 		return nil, nil
 	}
 	cs, ok := c.stmts[q]

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"strings"
+	"strconv"
+
+	"imagequota/vmapi"
 )
 
 // NewRequestID returns "T" followed by an upper-case random (version 4) UUID.
@@ -15,7 +17,19 @@ func NewRequestID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return strings.ToUpper(fmt.Sprintf("T%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+	const hexUpper = "0123456789ABCDEF"
+	var out [37]byte
+	out[0] = 'T'
+	j := 1
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexUpper[c>>4], hexUpper[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // errorBody is the failure envelope: all three fields always present.
@@ -28,14 +42,22 @@ type errorBody struct {
 // encodeSuccess builds {"requestId":id,"response":{"requestId":id,…out}}.
 // A nil out gives "response": null.
 func encodeSuccess(id string, out any) ([]byte, error) {
-	idJSON, _ := json.Marshal(id)
-	var b strings.Builder
-	b.WriteString(`{"requestId":`)
-	b.Write(idJSON)
-	b.WriteString(`,"response":`)
+	idJSON := appendJSONString(nil, id)
+	b := make([]byte, 0, 64+2*len(idJSON)+encodedSizeHint(out))
+	b = append(b, `{"requestId":`...)
+	b = append(b, idJSON...)
+	b = append(b, `,"response":`...)
 	if isNil(out) {
-		b.WriteString("null}")
-		return []byte(b.String()), nil
+		return append(b, "null}"...), nil
+	}
+	if r, ok := out.(*vmapi.DescribeImageQuotaResponse); ok {
+		// The most frequent answer, encoded in place without reflection:
+		// exactly what json.Marshal writes.
+		b = append(b, `{"requestId":`...)
+		b = append(b, idJSON...)
+		b = append(b, ',')
+		b = appendImageQuotaFields(b, r)
+		return append(b, '}'), nil
 	}
 	body, err := json.Marshal(out)
 	if err != nil {
@@ -44,14 +66,82 @@ func encodeSuccess(id string, out any) ([]byte, error) {
 	if len(body) < 2 || body[0] != '{' {
 		return nil, fmt.Errorf("zcapi: response of type %T is not a JSON object", out)
 	}
-	b.WriteString(`{"requestId":`)
-	b.Write(idJSON)
+	b = append(b, `{"requestId":`...)
+	b = append(b, idJSON...)
 	if len(body) > 2 {
-		b.WriteByte(',')
+		b = append(b, ',')
 	}
-	b.Write(body[1:])
-	b.WriteByte('}')
-	return []byte(b.String()), nil
+	b = append(b, body[1:]...)
+	return append(b, '}'), nil
+}
+
+func encodedSizeHint(out any) int {
+	if r, ok := out.(*vmapi.DescribeImageQuotaResponse); ok && r != nil {
+		return 48 + 80*len(r.Images) + 64*len(r.ImageRegionQuota)
+	}
+	return 0
+}
+
+// appendImageQuotaFields appends r as encoding/json encodes it, without the
+// opening brace.
+func appendImageQuotaFields(b []byte, r *vmapi.DescribeImageQuotaResponse) []byte {
+	b = append(b, `"images":`...)
+	if r.Images == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, q := range r.Images {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"zoneId":`...)
+			b = appendJSONString(b, q.ZoneID)
+			b = append(b, `,"regionId":`...)
+			b = appendJSONString(b, q.RegionID)
+			b = append(b, `,"count":`...)
+			b = strconv.AppendInt(b, int64(q.Count), 10)
+			b = append(b, `,"maxCount":`...)
+			b = strconv.AppendInt(b, int64(q.MaxCount), 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"imageRegionQuota":`...)
+	if r.ImageRegionQuota == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, q := range r.ImageRegionQuota {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"regionId":`...)
+			b = appendJSONString(b, q.RegionID)
+			b = append(b, `,"count":`...)
+			b = appendJSONString(b, q.Count)
+			b = append(b, `,"maxCount":`...)
+			b = appendJSONString(b, q.MaxCount)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it: as is when
+// it holds only printable ASCII that needs no escape, through encoding/json
+// otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func isNil(v any) bool {

@@ -76,7 +76,7 @@ type Config struct {
 	// Ready reports whether the store answers, for /readyz.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
-	// RequestTimeout bounds each API request's work (store calls included). 0 means 5s.
+	// RequestTimeout bounds each API request's work (store calls included). 0 means 4s.
 	RequestTimeout time.Duration
 	// RateLimit is the requests per second allowed to each access key or
 	// token (a token bucket of RateBurst); 0 means no limit.
@@ -107,7 +107,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 5 * time.Second
+		cfg.RequestTimeout = 4 * time.Second
 	}
 	if c, ok := cfg.Auth.(CachingAuthenticator); ok {
 		cfg.Auth = cachedAuth{c}
