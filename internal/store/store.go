@@ -197,7 +197,7 @@ func notFound(code, what, id string) error {
 	return quota.Errorf(code, "%s %q does not exist.", what, id)
 }
 
-// errString wraps a value as a database/sql argument that stores NULL for nil.
+// nullString wraps a value as a database/sql argument that stores NULL for nil.
 func nullString(p *string) sql.NullString {
 	if p == nil {
 		return sql.NullString{}
