@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -594,47 +591,14 @@ func crashByID(ctx context.Context, t *testing.T, c *client.Client, ids []string
 }
 
 // crashServer is an `imagequota serve` process that the test kills.
-type crashServer struct {
-	URL    string
-	cmd    *exec.Cmd
-	stderr *pgSyncBuffer
-	exited chan struct{}
-	state  *os.ProcessState
-}
+type crashServer struct{ *binServer }
 
 // startCrashServer starts `imagequota serve` on store and waits for the URL it
 // prints; the process is killed when the test ends if it still runs.
 func startCrashServer(t *testing.T, store []string) *crashServer {
 	t.Helper()
 	args := append(append([]string{"serve"}, store...), "--addr", "127.0.0.1:0", "--image-build-time", "0")
-	s := &crashServer{cmd: exec.Command(testkit.Binary(t), args...), stderr: &pgSyncBuffer{}, exited: make(chan struct{})}
-	s.cmd.Env = pgCleanEnv()
-	s.cmd.Stderr = s.stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting imagequota serve: %v", err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := pgListening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	go func() {
-		_ = s.cmd.Wait()
-		s.state = s.cmd.ProcessState
-		close(s.exited)
-	}()
+	s := &crashServer{startBinServer(t, pgCleanEnv(), args, crashWait)}
 	t.Cleanup(func() {
 		_ = s.cmd.Process.Kill()
 		select {
@@ -648,13 +612,6 @@ func startCrashServer(t *testing.T, store []string) *crashServer {
 			}
 		}
 	})
-	select {
-	case s.URL = <-urls:
-	case <-s.exited:
-		t.Fatalf("imagequota serve exited before listening (%v):\n%s", s.state, s.stderr.String())
-	case <-time.After(crashWait):
-		t.Fatalf("imagequota serve printed no URL within %v:\n%s", crashWait, s.stderr.String())
-	}
 	return s
 }
 

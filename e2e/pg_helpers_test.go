@@ -84,33 +84,39 @@ func pgAdmin(t *testing.T, dbURL string, out any, args ...string) {
 }
 
 // pgServer is an `imagequota serve` process.
-type pgServer struct {
-	URL    string
-	stderr *pgSyncBuffer
-}
+type pgServer = binServer
 
 var pgListening = regexp.MustCompile(`listening on (https?://\S+)`)
 
-// pgServe starts `imagequota serve` with args added to --db dbURL --addr
-// 127.0.0.1:0, waits for the URL it prints, and stops it when the test ends.
-func pgServe(t *testing.T, dbURL string, args ...string) *pgServer {
+// binServer is an `imagequota serve` child process.
+type binServer struct {
+	URL            string
+	cmd            *exec.Cmd
+	stdout, stderr *pgSyncBuffer
+	exited         chan struct{}
+	state          *os.ProcessState // set once exited is closed
+}
+
+// startBinServer starts the imagequota binary with args and env and waits up to
+// wait for the URL it prints. When the test ends the process is killed if it
+// still runs (callers may register a gentler stop, which runs first).
+func startBinServer(t *testing.T, env, args []string, wait time.Duration) *binServer {
 	t.Helper()
-	cmd := exec.Command(testkit.Binary(t), append([]string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = pgCleanEnv()
-	s := &pgServer{stderr: &pgSyncBuffer{}}
-	cmd.Stderr = s.stderr
-	stdout, err := cmd.StdoutPipe()
+	s := &binServer{cmd: exec.Command(testkit.Binary(t), args...), stdout: &pgSyncBuffer{}, stderr: &pgSyncBuffer{}, exited: make(chan struct{})}
+	s.cmd.Env = env
+	s.cmd.Stderr = s.stderr
+	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting imagequota serve: %v", err)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting imagequota %v: %v", args, err)
 	}
-	exited := make(chan struct{})
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			_, _ = s.stdout.Write([]byte(sc.Text() + "\n"))
 			if m := pgListening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case urls <- m[1]:
@@ -121,28 +127,44 @@ func pgServe(t *testing.T, dbURL string, args ...string) *pgServer {
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	go func() {
-		_ = cmd.Wait()
-		close(exited)
+		_ = s.cmd.Wait()
+		s.state = s.cmd.ProcessState
+		close(s.exited)
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
+		_ = s.cmd.Process.Kill()
 		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("imagequota serve (pid %d) stderr:\n%s", cmd.Process.Pid, s.stderr.String())
+		case <-s.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("imagequota (pid %d) did not exit within 30 s of SIGKILL", s.cmd.Process.Pid)
 		}
 	})
 	select {
 	case s.URL = <-urls:
-	case <-exited:
-		t.Fatalf("imagequota serve exited before listening:\n%s", s.stderr.String())
-	case <-time.After(time.Minute):
-		t.Fatalf("imagequota serve printed no URL within a minute:\n%s", s.stderr.String())
+	case <-s.exited:
+		t.Fatalf("imagequota serve exited before listening (%v):\n%s", s.state, s.stderr.String())
+	case <-time.After(wait):
+		t.Fatalf("imagequota serve printed no URL within %v:\n%s", wait, s.stderr.String())
 	}
+	return s
+}
+
+// pgServe starts `imagequota serve` with args added to --db dbURL --addr
+// 127.0.0.1:0, waits for the URL it prints, and stops it (SIGINT) when the
+// test ends.
+func pgServe(t *testing.T, dbURL string, args ...string) *pgServer {
+	t.Helper()
+	s := startBinServer(t, pgCleanEnv(), append([]string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"}, args...), time.Minute)
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.exited:
+		case <-time.After(15 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("imagequota serve (pid %d) stderr:\n%s", s.cmd.Process.Pid, s.stderr.String())
+		}
+	})
 	return s
 }
 

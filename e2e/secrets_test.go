@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -59,36 +58,8 @@ func TestSecretsAtRest(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "debug")
-	cmd.Env = envWithoutMasterKey()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdoutPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var stdout strings.Builder
-	urls := make(chan string, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdoutPipe)
-		for sc.Scan() {
-			stdout.WriteString(sc.Text() + "\n")
-			if m := pgListening.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-urls:
-	case <-time.After(time.Minute):
-		t.Fatalf("no URL printed; stderr:\n%s", stderr.String())
-	}
+	srv := startBinServer(t, envWithoutMasterKey(), []string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "debug"}, time.Minute)
+	url := srv.URL
 	signed := client.New(url, key.AccessKeyID, key.AccessKeyPassword)
 	bearer := client.NewWithToken(url, tok.Token)
 	for _, c := range []*client.Client{signed, bearer} {
@@ -105,17 +76,22 @@ func TestSecretsAtRest(t *testing.T) {
 	if _, err := expired.DescribeImageQuota(ctx, nil); client.ErrorCode(err) == "" {
 		t.Fatalf("a wrong token was accepted: %v", err)
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	<-done
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	_ = srv.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-srv.exited:
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop within a minute of SIGINT")
 	}
+	if !srv.state.Success() {
+		t.Fatalf("serve: %v\n%s", srv.state, srv.stderr.String())
+	}
+	stdout, stderr := srv.stdout.String(), srv.stderr.String()
 
 	files, _ := filepath.Glob(filepath.Join(dir, "imagequota.db*"))
 	if len(files) == 0 {
 		t.Fatal("no database files")
 	}
-	haystacks := map[string][]byte{"server stdout": []byte(stdout.String()), "server stderr": stderr.Bytes()}
+	haystacks := map[string][]byte{"server stdout": []byte(stdout), "server stderr": []byte(stderr)}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -130,7 +106,7 @@ func TestSecretsAtRest(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(stderr.String(), key.AccessKeyID) {
+	if !strings.Contains(stderr, key.AccessKeyID) {
 		t.Errorf("the log does not name the access key id; it should, for tracing")
 	}
 }
