@@ -59,31 +59,6 @@ type queryer interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-// overrides returns the overrides that may apply to accountID (and, when
-// locationID is set, to that location only).
-func (db *DB) overrides(ctx context.Context, qr queryer, accountID, locationID string) ([]quota.LimitOverride, error) {
-	q := `SELECT account_id, location_id, max_count FROM limits WHERE account_id IN (?, '')`
-	args := []any{accountID}
-	if locationID != "" {
-		q += ` AND location_id IN (?, '')`
-		args = append(args, locationID)
-	}
-	rows, err := qr.QueryContext(ctx, db.q(q), args...)
-	if err != nil {
-		return nil, db.d.interpret(err)
-	}
-	defer rows.Close()
-	var out []quota.LimitOverride
-	for rows.Next() {
-		var o quota.LimitOverride
-		if err := rows.Scan(&o.AccountID, &o.LocationID, &o.MaxCount); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, db.d.interpret(rows.Err())
-}
-
 // ListLimits returns every override.
 func (db *DB) ListLimits(ctx context.Context) ([]quota.LimitOverride, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT account_id, location_id, max_count FROM limits ORDER BY account_id, location_id`)

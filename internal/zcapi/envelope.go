@@ -165,9 +165,11 @@ func writeJSON(w http.ResponseWriter, status int, id string, body []byte) {
 	_, _ = w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, id, code, message string) int {
+// writeError writes the failure envelope for code and returns the HTTP status
+// and the code sent on the wire.
+func writeError(w http.ResponseWriter, id, code, message string) (int, string) {
 	status, wire := Status(code)
 	body, _ := json.Marshal(errorBody{RequestID: id, Code: wire, Message: message})
 	writeJSON(w, status, id, body)
-	return status
+	return status, wire
 }

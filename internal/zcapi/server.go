@@ -211,9 +211,7 @@ func truncate(s string, n int) string {
 
 // fail writes an error envelope and records it in o.
 func fail(w http.ResponseWriter, id string, o *outcome, code, message string) outcome {
-	o.code = code
-	o.status = writeError(w, id, code, message)
-	_, o.code = Status(code)
+	o.status, o.code = writeError(w, id, code, message)
 	return *o
 }
 
