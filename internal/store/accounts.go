@@ -15,7 +15,7 @@ import (
 // CreateAccount creates an enabled account.
 func (db *DB) CreateAccount(ctx context.Context, name string) (quota.Account, error) {
 	a := quota.Account{ID: newID("acc-", 8), Name: name, CreatedAt: fromMicros(micros(db.now()))}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, ?, ?)`),
 			a.ID, a.Name, false, micros(a.CreatedAt))
 		return err
@@ -61,7 +61,7 @@ func (db *DB) ListAccounts(ctx context.Context) ([]quota.Account, error) {
 
 // SetAccountDisabled disables or enables an account.
 func (db *DB) SetAccountDisabled(ctx context.Context, id string, disabled bool) error {
-	return wrap("disable account", db.inTx(ctx, func(tx *sql.Tx) error {
+	return wrap("disable account", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return execOne(ctx, tx, db.q(`UPDATE accounts SET disabled = ? WHERE id = ?`),
 			notFound(quota.CodeAccountNotFound, "account", id), disabled, id)
 	}))
@@ -100,7 +100,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.Acce
 		Secret:    newSecret(24),
 		CreatedAt: fromMicros(micros(db.now())),
 	}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (db *DB) ListAccessKeys(ctx context.Context, accountID string) ([]quota.Acc
 
 // SetAccessKeyDisabled disables or enables a key.
 func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error {
-	return wrap("disable access key", db.inTx(ctx, func(tx *sql.Tx) error {
+	return wrap("disable access key", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
 			notFound(quota.CodeAccessKeyNotFound, "access key", keyID), disabled, keyID)
 	}))
@@ -150,7 +150,7 @@ func (db *DB) CreateToken(ctx context.Context, accountID string, ttl time.Durati
 	token := "zqt_" + newSecret(32)
 	now := db.now()
 	exp := fromMicros(micros(now.Add(ttl)))
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}

@@ -36,9 +36,17 @@ var errStoreClosed = errors.New("store: closed")
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
 }
+
+// wctx is the context a write's statements run with: the caller's values
+// without its cancellation. The writer checks the caller's context before
+// starting the write; once started, the write runs to its end inside the
+// batch (a cancellation would interrupt the shared connection). It also
+// spares the driver a watcher goroutine per statement, which it starts for
+// every context that can be cancelled.
+func (r *writeReq) wctx() context.Context { return context.WithoutCancel(r.ctx) }
 
 type batcher struct {
 	w *sql.DB
@@ -71,7 +79,7 @@ func newBatcher(w *sql.DB) *batcher {
 
 // do runs fn in a write transaction shared with other writes, and returns
 // fn's error, or the error that kept the transaction from committing.
-func (b *batcher) do(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -144,7 +152,7 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 		if err != nil {
 			return err
 		}
-		if errs[0] = r.fn(tx); errs[0] != nil {
+		if errs[0] = r.fn(r.wctx(), tx); errs[0] != nil {
 			_ = tx.Rollback()
 			return nil
 		}
@@ -164,7 +172,7 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 			_ = tx.Rollback()
 			return err
 		}
-		if errs[i] = r.fn(tx); errs[i] != nil {
+		if errs[i] = r.fn(r.wctx(), tx); errs[i] != nil {
 			if _, err := tx.Exec(rollbackToSQL); err != nil {
 				// The transaction itself failed (SQLite rolls it back on some
 				// I/O errors): nothing of the batch stands.

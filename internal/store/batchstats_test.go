@@ -31,7 +31,7 @@ func TestBatchStatsCountWrites(t *testing.T) {
 			var wg sync.WaitGroup
 			for range tt.writes {
 				wg.Go(func() {
-					if err := db.inTx(context.Background(), func(tx *sql.Tx) error {
+					if err := db.inTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 						_, err := tx.Exec(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (lower(hex(randomblob(8))), 'x', 0, 0)`)
 						return err
 					}); err != nil {

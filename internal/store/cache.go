@@ -344,6 +344,9 @@ func (v *sqliteVersions) fetch(ctx context.Context, scopes []string) (map[string
 }
 
 func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[string]int64, error) {
+	// Queries of the local file, bounded by busy_timeout like observeTimeout:
+	// without a cancellation the driver needs no watcher goroutine per query.
+	ctx = context.WithoutCancel(ctx)
 	if v.conn == nil {
 		conn, err := v.pool.Conn(ctx)
 		if err != nil {

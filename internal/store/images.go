@@ -16,7 +16,7 @@ func (db *DB) CreateInstance(ctx context.Context, in quota.Instance) (quota.Inst
 		in.ID = newID("ins-", 8)
 	}
 	in.CreatedAt = fromMicros(micros(db.now()))
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := db.accountExists(ctx, tx, in.AccountID); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (db *DB) ListInstances(ctx context.Context, accountID string) ([]quota.Inst
 
 // DeleteInstance removes an instance. Images made from it stay.
 func (db *DB) DeleteInstance(ctx context.Context, id string) error {
-	return wrap("delete instance", db.inTx(ctx, func(tx *sql.Tx) error {
+	return wrap("delete instance", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), notFound(quota.CodeInstanceNotFound, "instance", id), id)
 	}))
 }
@@ -113,7 +113,7 @@ const maxListedInQuotaError = 10
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
 	var img quota.Image
 	replayed := false
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		img, replayed = quota.Image{}, false
 		if in.ClientToken != "" {
 			if err := db.d.lock(ctx, tx, "token/"+in.AccountID+"/"+in.ClientToken); err != nil {
@@ -336,7 +336,7 @@ func (db *DB) imagesByID(ctx context.Context, tx *sql.Tx, accountID string, ids 
 
 // ModifyImages renames and/or re-describes images, all or none.
 func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error {
-	return wrap("modify images", db.inTx(ctx, func(tx *sql.Tx) error {
+	return wrap("modify images", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err
@@ -366,7 +366,7 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 // deleted. A deleted image is gone, so deleting it again finds nothing and
 // releases nothing.
 func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error {
-	return wrap("delete images", db.inTx(ctx, func(tx *sql.Tx) error {
+	return wrap("delete images", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err

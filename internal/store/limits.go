@@ -107,7 +107,7 @@ func (db *DB) SetLimit(ctx context.Context, o quota.LimitOverride, actor quota.A
 		return nil, err
 	}
 	var prev *int
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if o.AccountID != "" {
 			if err := db.accountExists(ctx, tx, o.AccountID); err != nil {
 				return err
@@ -130,7 +130,7 @@ func (db *DB) SetLimit(ctx context.Context, o quota.LimitOverride, actor quota.A
 // UnsetLimit removes an override, returning the value it had.
 func (db *DB) UnsetLimit(ctx context.Context, accountID, locationID string, actor quota.Actor) (*int, error) {
 	var prev *int
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if prev, err = db.currentLimit(ctx, tx, accountID, locationID); err != nil || prev == nil {
 			return err

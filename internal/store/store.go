@@ -144,7 +144,7 @@ func (db *DB) q(s string) string {
 // inTx runs fn in a write transaction, committing when it returns nil. On
 // SQLite the transaction may be shared with other writes (batch.go); fn's
 // changes are kept or undone as a whole either way.
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if db.batch != nil {
 		return db.d.interpret(db.batch.do(ctx, fn))
 	}
@@ -152,7 +152,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return db.d.interpret(err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return db.d.interpret(err)
 	}
