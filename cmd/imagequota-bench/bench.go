@@ -90,6 +90,8 @@ type bench struct {
 	tr  *http.Transport
 	hc  *http.Client
 	out io.Writer
+	// last is what the last measured run took (its warm-up excluded).
+	last cost
 }
 
 func newBench(cfg benchConfig, out io.Writer) *bench {
@@ -146,6 +148,7 @@ type target struct {
 	url    string // API URL
 	engine string
 	creds  []credential
+	db     *store.DB // the in-process server's store; nil for an external one
 	close  func()
 }
 
@@ -170,7 +173,7 @@ func (b *bench) setup(ctx context.Context, pg string, seed store.SeedOptions) (*
 	}
 	fmt.Fprintf(b.out, "   seeded %s: %d accounts, %d instances, %d images in %.2fs\n",
 		srv.DB.Engine(), res.Accounts, res.Instances, res.Images, res.Elapsed.Seconds())
-	return &target{url: srv.APIURL(), engine: srv.DB.Engine(), creds: credentialsOf(res.Seeded), close: func() {
+	return &target{url: srv.APIURL(), engine: srv.DB.Engine(), creds: credentialsOf(res.Seeded), db: srv.DB, close: func() {
 		if err := srv.Close(); err != nil {
 			fmt.Fprintf(b.out, "   stopping the server: %v\n", err)
 		}
@@ -180,7 +183,13 @@ func (b *bench) setup(ctx context.Context, pg string, seed store.SeedOptions) (*
 // measure warms up, then measures, one step against url. With profile set
 // the measured part is CPU-profiled into that file.
 func (b *bench) measure(ctx context.Context, url string, s step, label, profile string) (Run, error) {
-	g, err := newGenerator(b.hc, url)
+	return b.measureOn(ctx, url, nil, s, label, profile)
+}
+
+// measureOn is measure, also recording in b.last what the measured part
+// took of the process and of db (when not nil).
+func (b *bench) measureOn(ctx context.Context, url string, db *store.DB, s step, label, profile string) (Run, error) {
+	g, err := newGenerator(url)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +211,9 @@ func (b *bench) measure(ctx context.Context, url string, s step, label, profile 
 			fmt.Fprintf(b.out, "   CPU profile: %s (go tool pprof -top -tagfocus side=server %s)\n", profile, profile)
 		}()
 	}
+	before := takeCost(db)
 	run := load(ctx, g, b.cfg.Concurrency, b.cfg.Duration, label, s)
+	b.last = takeCost(db).since(before)
 	return run, ctx.Err()
 }
 
@@ -398,8 +409,11 @@ func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
 		return nil, err
 	}
 	s := b.pairStep(creds)
-	if r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id)); err != nil {
+	if r.Ours, err = b.measureOn(ctx, t.url, t.db, s, "client", b.profileFile(id)); err != nil {
 		return nil, err
+	}
+	if o := r.headline(r.Ours); t.db != nil && o != nil {
+		r.Notes = append(r.Notes, b.last.perPair(o.OK)...)
 	}
 	// The baseline answers the create with the probe's (deleted) image id.
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"CreateImage": created, "DeleteImages": deleted}, s); err != nil {
