@@ -108,8 +108,9 @@ const maxListedInQuotaError = 10
 
 // CreateImage admits and inserts an image in one transaction: the count of the
 // account's images in the instance's location is read and compared with the
-// resolved limit while holding the (account, location) lock, so concurrent
-// creates — on other connections or other replicas — are serialised.
+// resolved limit while holding the account's lock (SQLite: the database's
+// write lock), so concurrent creates — on other connections or other
+// replicas — are serialised.
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
 	var img quota.Image
 	replayed := false
@@ -134,7 +135,14 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				return err
 			}
 		}
-		inst, err := db.getInstance(ctx, tx, in.AccountID, in.InstanceID)
+		// The instance, the count of its location and the overrides that
+		// may apply there, in one statement. On PostgreSQL the account's lock
+		// comes first, so that the count is read after every create of the
+		// account before it has committed; on SQLite the write lock is held.
+		if err := db.d.lock(ctx, tx, "images/"+in.AccountID); err != nil {
+			return err
+		}
+		inst, count, ovs, err := db.admissionState(ctx, tx, in.AccountID, in.InstanceID)
 		if err != nil {
 			return err
 		}
@@ -142,13 +150,6 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			if err := in.CheckInstance(inst); err != nil {
 				return err
 			}
-		}
-		if err := db.d.lock(ctx, tx, "images/"+in.AccountID+"/"+inst.LocationID); err != nil {
-			return err
-		}
-		count, ovs, err := db.admissionState(ctx, tx, in.AccountID, inst.LocationID)
-		if err != nil {
-			return err
 		}
 		max, _ := quota.ResolveLimit(ovs, in.AccountID, inst.LocationID, in.DefaultMax)
 		if count >= max {
@@ -193,31 +194,54 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 	return img, replayed, nil
 }
 
-// admissionState reads, in one statement, the count of the account's images
-// in a location and the overrides that may apply there.
-func (db *DB) admissionState(ctx context.Context, tx *sql.Tx, accountID, locationID string) (int, []quota.LimitOverride, error) {
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT 0, '', '', COUNT(*) FROM images WHERE account_id = ? AND location_id = ?
-		UNION ALL SELECT 1, account_id, location_id, max_count FROM limits WHERE account_id IN (?, '') AND location_id IN (?, '')`),
-		accountID, locationID, accountID, locationID)
+// admissionSQL reads an instance of an account (kind 0), the count of the
+// account's images in the instance's location (kind 1, also when there is no
+// such instance) and the overrides that may apply there (kind 2).
+const admissionSQL = `WITH i AS (SELECT ` + instanceColumns + ` FROM instances WHERE id = ? AND account_id = ?)
+	SELECT 0, id, location_id, disk_gb, os_category, os_type, os_version, created_at FROM i
+	UNION ALL SELECT 1, '', '', COUNT(*), '', '', '', 0 FROM images, i
+		WHERE images.account_id = i.account_id AND images.location_id = i.location_id
+	UNION ALL SELECT 2, limits.account_id, limits.location_id, max_count, '', '', '', 0 FROM limits, i
+		WHERE limits.account_id IN (i.account_id, '') AND limits.location_id IN (i.location_id, '')`
+
+// admissionState reads, in one statement, an account's instance, the count
+// of the account's images in its location and the overrides that may apply
+// there. It fails with INVALID_INSTANCE_NOT_FOUND when there is no such
+// instance.
+func (db *DB) admissionState(ctx context.Context, tx *sql.Tx, accountID, instanceID string) (quota.Instance, int, []quota.LimitOverride, error) {
+	var inst quota.Instance
+	rows, err := tx.QueryContext(ctx, db.q(admissionSQL), instanceID, accountID)
 	if err != nil {
-		return 0, nil, err
+		return inst, 0, nil, err
 	}
 	defer rows.Close()
-	count := 0
+	found, count := false, 0
 	var ovs []quota.LimitOverride
 	for rows.Next() {
 		var kind, n int
-		var acct, loc string
-		if err := rows.Scan(&kind, &acct, &loc, &n); err != nil {
-			return 0, nil, err
+		var id, loc, osCategory, osType, osVersion string
+		var created int64
+		if err := rows.Scan(&kind, &id, &loc, &n, &osCategory, &osType, &osVersion, &created); err != nil {
+			return inst, 0, nil, err
 		}
-		if kind == 0 {
+		switch kind {
+		case 0:
+			found = true
+			inst = quota.Instance{ID: id, AccountID: accountID, LocationID: loc, DiskGB: n,
+				OSCategory: osCategory, OSType: osType, OSVersion: osVersion, CreatedAt: fromMicros(created)}
+		case 1:
 			count = n
-		} else {
-			ovs = append(ovs, quota.LimitOverride{AccountID: acct, LocationID: loc, MaxCount: n})
+		default:
+			ovs = append(ovs, quota.LimitOverride{AccountID: id, LocationID: loc, MaxCount: n})
 		}
 	}
-	return count, ovs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return inst, 0, nil, err
+	}
+	if !found {
+		return inst, 0, nil, notFound(quota.CodeInstanceNotFound, "instanceId", instanceID)
+	}
+	return inst, count, ovs, nil
 }
 
 func (db *DB) imageIDs(ctx context.Context, tx *sql.Tx, accountID, locationID string, limit int) ([]string, error) {
