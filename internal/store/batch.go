@@ -38,6 +38,10 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan error
+	// scoped says that the write changes no cache_versions scope but
+	// scopes (see sqliteVersions.committed).
+	scoped bool
+	scopes []string
 }
 
 // wctx is the context a write's statements run with: the caller's values
@@ -50,6 +54,10 @@ func (r *writeReq) wctx() context.Context { return context.WithoutCancel(r.ctx) 
 
 type batcher struct {
 	w *sql.DB
+	// versions, when set, is told of each commit of scoped writes only.
+	versions *sqliteVersions
+	// afterCommit, when set, runs after each COMMIT returned (tests).
+	afterCommit func()
 
 	mu     sync.RWMutex // held shared while enqueueing, exclusively to close
 	closed bool
@@ -71,19 +79,19 @@ func (db *DB) BatchStats() (batches, writes uint64) {
 	return db.batch.batches.Load(), db.batch.writes.Load()
 }
 
-func newBatcher(w *sql.DB) *batcher {
-	b := &batcher{w: w, queue: make(chan *writeReq, 4*maxBatch), exited: make(chan struct{})}
+func newBatcher(w *sql.DB, versions *sqliteVersions) *batcher {
+	b := &batcher{w: w, versions: versions, queue: make(chan *writeReq, 4*maxBatch), exited: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
 // do runs fn in a write transaction shared with other writes, and returns
 // fn's error, or the error that kept the transaction from committing.
-func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (b *batcher) do(ctx context.Context, req *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req.ctx, req.done = ctx, make(chan error, 1)
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -145,22 +153,45 @@ func (b *batcher) run(batch []*writeReq) {
 // apply runs the batch's writes in one transaction, recording each one's own
 // error in errs, and returns the error that failed them all, if any.
 func (b *batcher) apply(batch []*writeReq, errs []error) error {
-	if len(batch) == 1 {
-		// Alone: no savepoint needed.
-		r := batch[0]
-		tx, err := b.w.BeginTx(context.Background(), nil)
-		if err != nil {
-			return err
-		}
-		if errs[0] = r.fn(r.wctx(), tx); errs[0] != nil {
-			_ = tx.Rollback()
-			return nil
-		}
-		return tx.Commit()
-	}
 	tx, err := b.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
+	}
+	// Read once the write lock is held (BEGIN IMMEDIATE): the last commit
+	// of anyone, and nobody else can commit until this one has.
+	var before [walHeaderSize]byte
+	track := b.versions != nil && allScoped(batch) && b.versions.header(&before)
+	if track {
+		defer b.versions.end(b.versions.begin(&before))
+	}
+	committed, err := b.applyIn(tx, batch, errs)
+	if !committed {
+		return err
+	}
+	if b.afterCommit != nil {
+		b.afterCommit()
+	}
+	if track {
+		var after [walHeaderSize]byte
+		if b.versions.header(&after) {
+			b.versions.committed(&before, &after, batch)
+		}
+	}
+	return nil
+}
+
+// applyIn runs the writes in tx and ends it. It reports whether it
+// committed, or else the error that failed every write, if any.
+func (b *batcher) applyIn(tx *sql.Tx, batch []*writeReq, errs []error) (bool, error) {
+	if len(batch) == 1 {
+		// Alone: no savepoint needed.
+		r := batch[0]
+		if errs[0] = r.fn(r.wctx(), tx); errs[0] != nil {
+			_ = tx.Rollback()
+			return false, nil
+		}
+		err := tx.Commit()
+		return err == nil, err
 	}
 	ok := 0
 	for i, r := range batch {
@@ -170,25 +201,36 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 		}
 		if _, err := tx.Exec(savepointSQL); err != nil {
 			_ = tx.Rollback()
-			return err
+			return false, err
 		}
 		if errs[i] = r.fn(r.wctx(), tx); errs[i] != nil {
 			if _, err := tx.Exec(rollbackToSQL); err != nil {
 				// The transaction itself failed (SQLite rolls it back on some
 				// I/O errors): nothing of the batch stands.
 				_ = tx.Rollback()
-				return err
+				return false, err
 			}
 		} else {
 			ok++
 		}
 		if _, err := tx.Exec(releaseSQL); err != nil {
 			_ = tx.Rollback()
-			return err
+			return false, err
 		}
 	}
 	if ok == 0 {
-		return tx.Rollback()
+		return false, tx.Rollback()
 	}
-	return tx.Commit()
+	err := tx.Commit()
+	return err == nil, err
+}
+
+// allScoped reports whether every write of batch names the scopes it changes.
+func allScoped(batch []*writeReq) bool {
+	for _, r := range batch {
+		if !r.scoped {
+			return false
+		}
+	}
+	return true
 }

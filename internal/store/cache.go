@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"imagequota/internal/quota"
@@ -307,6 +308,45 @@ type sqliteVersions struct {
 	known  map[string]int64 // current as of the observation that saw gen
 	seen   [walHeaderSize]byte
 	seenOK bool // seen was read before the observation that made known current
+	// own are this process's last commits of scoped writes (committed).
+	own     [16]ownCommit
+	ownNext int
+	// flight is the commit of scoped writes this process's writer is
+	// making, if any (begin, end).
+	flight atomic.Pointer[ownFlight]
+}
+
+// ownFlight is a commit of this process's writer in progress: it began at
+// header before, and done is closed once it has been reported (or not).
+type ownFlight struct {
+	before [walHeaderSize]byte
+	done   chan struct{}
+}
+
+// flightWait bounds how long an observation waits for the writer to report
+// its commit; past it, the observation reads again what it needs.
+const flightWait = 5 * time.Millisecond
+
+// begin announces a commit of scoped writes that began at header before;
+// end must follow, after committed if it committed.
+func (v *sqliteVersions) begin(before *[walHeaderSize]byte) *ownFlight {
+	f := &ownFlight{before: *before, done: make(chan struct{})}
+	v.flight.Store(f)
+	return f
+}
+
+// end closes f, the commit begun last.
+func (v *sqliteVersions) end(f *ownFlight) {
+	v.flight.CompareAndSwap(f, nil)
+	close(f.done)
+}
+
+// ownCommit is one commit of this process's writer that changed only
+// scopes, and was the only commit from header before to header after.
+type ownCommit struct {
+	before, after [walHeaderSize]byte
+	scopes        []string
+	set           bool
 }
 
 func newSQLiteVersions(pool *sql.DB, dbPath string) *sqliteVersions {
@@ -331,6 +371,58 @@ func (v *sqliteVersions) quick(scopes []string) (map[string]int64, bool) {
 		out[s] = ver
 	}
 	return out, true
+}
+
+// header reads the WAL-index header into dst; false when it cannot.
+func (v *sqliteVersions) header(dst *[walHeaderSize]byte) bool {
+	v.kmu.RLock()
+	defer v.kmu.RUnlock()
+	return v.hdr != nil && v.hdr.read(dst)
+}
+
+// committed is told by this process's writer of one transaction it
+// committed, made of writes that each name the scopes they change: before
+// was read once the transaction held the write lock, after once its COMMIT
+// returned. When the header's change counter moved by exactly one, that
+// commit was the only one in between (SQLite counts every commit, and every
+// restart of the WAL, in it): whatever was current at before is still
+// current at after, but for the batch's scopes. That is kept (ownCommits)
+// and applied by advance, now or once an observation in progress has ended.
+// Otherwise nothing is kept, and the next observation finds the header
+// changed as it would have anyway.
+func (v *sqliteVersions) committed(before, after *[walHeaderSize]byte, batch []*writeReq) {
+	if walChangeCounter(after) != walChangeCounter(before)+1 {
+		return
+	}
+	var scopes []string
+	for _, r := range batch {
+		scopes = append(scopes, r.scopes...)
+	}
+	v.kmu.Lock()
+	defer v.kmu.Unlock()
+	v.own[v.ownNext] = ownCommit{before: *before, after: *after, scopes: scopes, set: true}
+	v.ownNext = (v.ownNext + 1) % len(v.own)
+	v.advance()
+}
+
+// advance moves what is known forward over this process's own commits:
+// while one of them started at the header that what is known is current at,
+// its scopes are forgotten and what is known is current at its end. Called
+// with kmu held.
+func (v *sqliteVersions) advance() {
+	for moved := true; moved && v.seenOK; {
+		moved = false
+		for i := range v.own {
+			c := &v.own[i]
+			if c.set && c.before == v.seen {
+				for _, s := range c.scopes {
+					delete(v.known, s)
+				}
+				v.seen = c.after
+				c.set, moved = false, true
+			}
+		}
+	}
 }
 
 func (v *sqliteVersions) fetch(ctx context.Context, scopes []string) (map[string]int64, error) {
@@ -363,13 +455,32 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 	// changes it, so the next quick call will not match and will observe
 	// again.
 	var hdr [walHeaderSize]byte
+	v.kmu.RLock()
 	hdrOK := v.hdr != nil && v.hdr.read(&hdr)
+	seen, seenOK := v.seen, v.seenOK
+	v.kmu.RUnlock()
+	if f := v.flight.Load(); hdrOK && seenOK && hdr != seen && f != nil && f.before == seen {
+		// This process's writer is committing from the header known to be
+		// current: what changed is probably its commit, which it is about
+		// to report (committed). Waiting for that, briefly, keeps what is
+		// known instead of dropping it all.
+		t := time.NewTimer(flightWait)
+		select {
+		case <-f.done:
+		case <-t.C:
+		}
+		t.Stop()
+		v.kmu.RLock()
+		hdrOK = v.hdr != nil && v.hdr.read(&hdr)
+		seen, seenOK = v.seen, v.seenOK
+		v.kmu.RUnlock()
+	}
 	var changed bool
 	if hdrOK {
 		// The header tells whether anything was committed since the last
 		// observation; data_version is then not needed (and, not being
 		// followed, must not be trusted later: gen is reset).
-		changed = !v.seenOK || hdr != v.seen
+		changed = !seenOK || hdr != seen
 		v.gen = -1
 	} else {
 		var gen int64
@@ -411,6 +522,7 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 	for _, s := range scopes {
 		out[s] = v.known[s]
 	}
+	v.advance()
 	return out, nil
 }
 

@@ -114,7 +114,7 @@ const maxListedInQuotaError = 10
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
 	var img quota.Image
 	replayed := false
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
 		img, replayed = quota.Image{}, false
 		if in.ClientToken != "" {
 			if err := db.d.lock(ctx, tx, "token/"+in.AccountID+"/"+in.ClientToken); err != nil {
@@ -360,7 +360,7 @@ func (db *DB) imagesByID(ctx context.Context, tx *sql.Tx, accountID string, ids 
 
 // ModifyImages renames and/or re-describes images, all or none.
 func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error {
-	return wrap("modify images", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("modify images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err
@@ -390,7 +390,7 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 // deleted. A deleted image is gone, so deleting it again finds nothing and
 // releases nothing.
 func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error {
-	return wrap("delete images", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("delete images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err

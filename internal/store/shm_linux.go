@@ -18,6 +18,7 @@ const walHeaderSize = 96
 
 const (
 	walIndexVersion = 3007000 // WALINDEX_MAX_VERSION, the header's first field
+	walHeaderChange = 8       // offset of iChange, the change counter
 	walHeaderIsInit = 12      // offset of isInit, 1 once the header is valid
 )
 
@@ -63,3 +64,9 @@ func (h *walHeader) read(dst *[walHeaderSize]byte) (ok bool) {
 
 // close unmaps the header.
 func (h *walHeader) close() { _ = syscall.Munmap(h.mem) }
+
+// walChangeCounter is the header's iChange: SQLite adds one to it with every
+// commit and every restart of the WAL.
+func walChangeCounter(h *[walHeaderSize]byte) uint32 {
+	return binary.NativeEndian.Uint32(h[walHeaderChange:])
+}

@@ -212,3 +212,76 @@ func TestCacheWithoutVersionsTable(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionsKeptAcrossOwnCommits checks that an image write through a
+// handle's own writer leaves what its read cache knows of other scopes
+// usable without a query, forgets the written scope, and that a commit by
+// another handle slipped in right after its own is not taken for it.
+func TestVersionsKeptAcrossOwnCommits(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the WAL-index header is read on Linux only")
+	}
+	t.Parallel()
+	for _, foreign := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own commit only", true: "another commit right after"}[foreign], func(t *testing.T) {
+			t.Parallel()
+			e := setupVersions(t)
+			ctx := t.Context()
+			other, err := e.writer.CreateAccount(ctx, "other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sv, w := e.reader.sv, e.reader.cache.watch
+			cred, usage, otherUsage := credScope(e.acct.ID), e.acct.ID, other.ID
+			scopes := []string{cred, usage, otherUsage}
+			for range 2 {
+				if _, err := w.observe(ctx, scopes...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, ok := sv.quick(scopes)
+			if !ok {
+				t.Fatal("nothing was committed, yet the header check did not answer")
+			}
+			if foreign {
+				e.reader.batch.afterCommit = func() {
+					e.reader.batch.afterCommit = nil
+					if _, err := e.writer.SetLimit(ctx, quota.LimitOverride{AccountID: other.ID, LocationID: "asia-east-1", MaxCount: 3}, quota.Actor{}); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			if _, _, err := e.reader.CreateImage(ctx, quota.CreateImageInput{AccountID: e.acct.ID, InstanceID: e.inst.ID,
+				Name: "img", DefaultMax: 10, Now: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if foreign {
+				if _, ok := sv.quick([]string{cred}); ok {
+					t.Fatal("the header check answered after another handle committed")
+				}
+				after, err := w.observe(ctx, scopes...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after[otherUsage] == before[otherUsage] {
+					t.Fatalf("the other account's limit was set, yet its version stayed %d", after[otherUsage])
+				}
+				return
+			}
+			kept, ok := sv.quick([]string{cred, otherUsage})
+			if !ok || kept[cred] != before[cred] || kept[otherUsage] != before[otherUsage] {
+				t.Fatalf("after its own image write: quick = %v, %v; want %v", kept, ok, before)
+			}
+			if _, ok := sv.quick([]string{usage}); ok {
+				t.Fatal("the written account's usage scope was still taken as known")
+			}
+			after, err := w.observe(ctx, usage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after[usage] <= before[usage] {
+				t.Fatalf("usage version %d after an image write, %d before", after[usage], before[usage])
+			}
+		})
+	}
+}

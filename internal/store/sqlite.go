@@ -94,7 +94,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	v.SetConnMaxIdleTime(0)
 	sv := newSQLiteVersions(v, path)
 	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{},
-		cache: newReadCache(sv.fetch), sv: sv, batch: newBatcher(w)}
+		cache: newReadCache(sv.fetch), sv: sv, batch: newBatcher(w, sv)}
 	db.cache.watch.quick = sv.quick
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()

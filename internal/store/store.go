@@ -145,8 +145,20 @@ func (db *DB) q(s string) string {
 // SQLite the transaction may be shared with other writes (batch.go); fn's
 // changes are kept or undone as a whole either way.
 func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return db.inTxReq(ctx, &writeReq{fn: fn})
+}
+
+// inTxScopes is inTx for a write that changes no cache_versions scope but
+// scopes: on SQLite, the read cache then keeps what it knows of every other
+// scope across the commit instead of reading the versions again.
+func (db *DB) inTxScopes(ctx context.Context, scopes []string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return db.inTxReq(ctx, &writeReq{fn: fn, scoped: true, scopes: scopes})
+}
+
+func (db *DB) inTxReq(ctx context.Context, req *writeReq) error {
+	fn := req.fn
 	if db.batch != nil {
-		return db.d.interpret(db.batch.do(ctx, fn))
+		return db.d.interpret(db.batch.do(ctx, req))
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
