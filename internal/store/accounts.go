@@ -15,7 +15,7 @@ import (
 // CreateAccount creates an enabled account.
 func (db *DB) CreateAccount(ctx context.Context, name string) (quota.Account, error) {
 	a := quota.Account{ID: newID("acc-", 8), Name: name, CreatedAt: fromMicros(micros(db.now()))}
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, ?, ?)`),
 			a.ID, a.Name, false, micros(a.CreatedAt))
 		return err
@@ -61,14 +61,14 @@ func (db *DB) ListAccounts(ctx context.Context) ([]quota.Account, error) {
 
 // SetAccountDisabled disables or enables an account.
 func (db *DB) SetAccountDisabled(ctx context.Context, id string, disabled bool) error {
-	return wrap("disable account", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("disable account", db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		return execOne(ctx, tx, db.q(`UPDATE accounts SET disabled = ? WHERE id = ?`),
 			notFound(quota.CodeAccountNotFound, "account", id), disabled, id)
 	}))
 }
 
 // execOne runs a statement that must change exactly one row; otherwise it returns missing.
-func execOne(ctx context.Context, tx *sql.Tx, q string, missing error, args ...any) error {
+func execOne(ctx context.Context, tx txn, q string, missing error, args ...any) error {
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func execOne(ctx context.Context, tx *sql.Tx, q string, missing error, args ...a
 	return nil
 }
 
-func (db *DB) accountExists(ctx context.Context, tx *sql.Tx, id string) error {
+func (db *DB) accountExists(ctx context.Context, tx txn, id string) error {
 	var one int
 	err := tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM accounts WHERE id = ?`), id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -100,7 +100,7 @@ func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.Acce
 		Secret:    newSecret(24),
 		CreatedAt: fromMicros(micros(db.now())),
 	}
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (db *DB) ListAccessKeys(ctx context.Context, accountID string) ([]quota.Acc
 
 // SetAccessKeyDisabled disables or enables a key.
 func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error {
-	return wrap("disable access key", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("disable access key", db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		return execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
 			notFound(quota.CodeAccessKeyNotFound, "access key", keyID), disabled, keyID)
 	}))
@@ -150,7 +150,7 @@ func (db *DB) CreateToken(ctx context.Context, accountID string, ttl time.Durati
 	token := "zqt_" + newSecret(32)
 	now := db.now()
 	exp := fromMicros(micros(now.Add(ttl)))
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}

@@ -21,9 +21,13 @@ import (
 // after its batch's COMMIT returned, so an acknowledged write is as durable
 // as before.
 
-// The savepoint statements around each write of a batch (kept prepared by
-// stmtcache.go).
+// The statements that begin and end a batch's transaction, and the
+// savepoint statements around each of its writes (kept prepared by
+// stmtcache.go). BEGIN IMMEDIATE takes the database's write lock at once.
 const (
+	beginSQL      = `BEGIN IMMEDIATE`
+	commitSQL     = `COMMIT`
+	rollbackSQL   = `ROLLBACK`
 	savepointSQL  = `SAVEPOINT w`
 	releaseSQL    = `RELEASE w`
 	rollbackToSQL = `ROLLBACK TO w`
@@ -36,7 +40,7 @@ var errStoreClosed = errors.New("store: closed")
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sql.Tx) error
+	fn   func(ctx context.Context, tx txn) error
 	done chan error
 	// scoped says that the write changes no cache_versions scope but
 	// scopes (see sqliteVersions.committed).
@@ -151,10 +155,20 @@ func (b *batcher) run(batch []*writeReq) {
 }
 
 // apply runs the batch's writes in one transaction, recording each one's own
-// error in errs, and returns the error that failed them all, if any.
+// error in errs, and returns the error that failed them all, if any. The
+// transaction is begun and ended with statements on the writer's connection
+// rather than through database/sql's Tx, which starts a goroutine for each
+// transaction and for each query in it.
 func (b *batcher) apply(batch []*writeReq, errs []error) error {
-	tx, err := b.w.BeginTx(context.Background(), nil)
+	ctx := context.Background()
+	c, err := b.w.Conn(ctx)
 	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, beginSQL); err != nil {
+		// Whatever made it fail, leave the connection outside any transaction.
+		_, _ = c.ExecContext(ctx, rollbackSQL)
 		return err
 	}
 	// Read once the write lock is held (BEGIN IMMEDIATE): the last commit
@@ -164,7 +178,7 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 	if track {
 		defer b.versions.end(b.versions.begin(&before))
 	}
-	committed, err := b.applyIn(tx, batch, errs)
+	committed, err := b.applyIn(ctx, c, batch, errs)
 	if !committed {
 		return err
 	}
@@ -180,18 +194,29 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 	return nil
 }
 
-// applyIn runs the writes in tx and ends it. It reports whether it
-// committed, or else the error that failed every write, if any.
-func (b *batcher) applyIn(tx *sql.Tx, batch []*writeReq, errs []error) (bool, error) {
+// applyIn runs the writes in the transaction begun on c and ends it. It
+// reports whether it committed, or else the error that failed every write,
+// if any.
+func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error) (bool, error) {
+	rollback := func(err error) (bool, error) {
+		// After some errors SQLite has already rolled back; this then fails
+		// harmlessly.
+		_, _ = c.ExecContext(ctx, rollbackSQL)
+		return false, err
+	}
+	commit := func() (bool, error) {
+		if _, err := c.ExecContext(ctx, commitSQL); err != nil {
+			return rollback(err)
+		}
+		return true, nil
+	}
 	if len(batch) == 1 {
 		// Alone: no savepoint needed.
 		r := batch[0]
-		if errs[0] = r.fn(r.wctx(), tx); errs[0] != nil {
-			_ = tx.Rollback()
-			return false, nil
+		if errs[0] = r.fn(r.wctx(), c); errs[0] != nil {
+			return rollback(nil)
 		}
-		err := tx.Commit()
-		return err == nil, err
+		return commit()
 	}
 	ok := 0
 	for i, r := range batch {
@@ -199,30 +224,26 @@ func (b *batcher) applyIn(tx *sql.Tx, batch []*writeReq, errs []error) (bool, er
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.Exec(savepointSQL); err != nil {
-			_ = tx.Rollback()
-			return false, err
+		if _, err := c.ExecContext(ctx, savepointSQL); err != nil {
+			return rollback(err)
 		}
-		if errs[i] = r.fn(r.wctx(), tx); errs[i] != nil {
-			if _, err := tx.Exec(rollbackToSQL); err != nil {
+		if errs[i] = r.fn(r.wctx(), c); errs[i] != nil {
+			if _, err := c.ExecContext(ctx, rollbackToSQL); err != nil {
 				// The transaction itself failed (SQLite rolls it back on some
 				// I/O errors): nothing of the batch stands.
-				_ = tx.Rollback()
-				return false, err
+				return rollback(err)
 			}
 		} else {
 			ok++
 		}
-		if _, err := tx.Exec(releaseSQL); err != nil {
-			_ = tx.Rollback()
-			return false, err
+		if _, err := c.ExecContext(ctx, releaseSQL); err != nil {
+			return rollback(err)
 		}
 	}
 	if ok == 0 {
-		return false, tx.Rollback()
+		return rollback(nil)
 	}
-	err := tx.Commit()
-	return err == nil, err
+	return commit()
 }
 
 // allScoped reports whether every write of batch names the scopes it changes.

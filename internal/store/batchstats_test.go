@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -31,8 +30,8 @@ func TestBatchStatsCountWrites(t *testing.T) {
 			var wg sync.WaitGroup
 			for range tt.writes {
 				wg.Go(func() {
-					if err := db.inTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
-						_, err := tx.Exec(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (lower(hex(randomblob(8))), 'x', 0, 0)`)
+					if err := db.inTx(context.Background(), func(ctx context.Context, tx txn) error {
+						_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (lower(hex(randomblob(8))), 'x', 0, 0)`)
 						return err
 					}); err != nil {
 						t.Error(err)

@@ -16,7 +16,7 @@ func (db *DB) CreateInstance(ctx context.Context, in quota.Instance) (quota.Inst
 		in.ID = newID("ins-", 8)
 	}
 	in.CreatedAt = fromMicros(micros(db.now()))
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		if err := db.accountExists(ctx, tx, in.AccountID); err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func (db *DB) ListInstances(ctx context.Context, accountID string) ([]quota.Inst
 
 // DeleteInstance removes an instance. Images made from it stay.
 func (db *DB) DeleteInstance(ctx context.Context, id string) error {
-	return wrap("delete instance", db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("delete instance", db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), notFound(quota.CodeInstanceNotFound, "instance", id), id)
 	}))
 }
@@ -114,7 +114,7 @@ const maxListedInQuotaError = 10
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
 	var img quota.Image
 	replayed := false
-	err := db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx txn) error {
 		img, replayed = quota.Image{}, false
 		if in.ClientToken != "" {
 			if err := db.d.lock(ctx, tx, "token/"+in.AccountID+"/"+in.ClientToken); err != nil {
@@ -208,7 +208,7 @@ const admissionSQL = `WITH i AS (SELECT ` + instanceColumns + ` FROM instances W
 // of the account's images in its location and the overrides that may apply
 // there. It fails with INVALID_INSTANCE_NOT_FOUND when there is no such
 // instance.
-func (db *DB) admissionState(ctx context.Context, tx *sql.Tx, accountID, instanceID string) (quota.Instance, int, []quota.LimitOverride, error) {
+func (db *DB) admissionState(ctx context.Context, tx txn, accountID, instanceID string) (quota.Instance, int, []quota.LimitOverride, error) {
 	var inst quota.Instance
 	rows, err := tx.QueryContext(ctx, db.q(admissionSQL), instanceID, accountID)
 	if err != nil {
@@ -244,7 +244,7 @@ func (db *DB) admissionState(ctx context.Context, tx *sql.Tx, accountID, instanc
 	return inst, count, ovs, nil
 }
 
-func (db *DB) imageIDs(ctx context.Context, tx *sql.Tx, accountID, locationID string, limit int) ([]string, error) {
+func (db *DB) imageIDs(ctx context.Context, tx txn, accountID, locationID string, limit int) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, db.q(`SELECT id FROM images WHERE account_id = ? AND location_id = ? ORDER BY created_at, id LIMIT ?`),
 		accountID, locationID, limit)
 	if err != nil {
@@ -341,7 +341,7 @@ func (db *DB) listImages(ctx context.Context, qr queryer, accountID string, ids 
 
 // imagesByID loads the account's images with these ids, failing with
 // INVALID_IMAGE_NOT_FOUND (naming the first missing id) unless all exist.
-func (db *DB) imagesByID(ctx context.Context, tx *sql.Tx, accountID string, ids []string) ([]quota.Image, error) {
+func (db *DB) imagesByID(ctx context.Context, tx txn, accountID string, ids []string) ([]quota.Image, error) {
 	imgs, err := db.listImages(ctx, tx, accountID, ids, "")
 	if err != nil {
 		return nil, err
@@ -360,7 +360,7 @@ func (db *DB) imagesByID(ctx context.Context, tx *sql.Tx, accountID string, ids 
 
 // ModifyImages renames and/or re-describes images, all or none.
 func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error {
-	return wrap("modify images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("modify images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx txn) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err
@@ -390,7 +390,7 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 // deleted. A deleted image is gone, so deleting it again finds nothing and
 // releases nothing.
 func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error {
-	return wrap("delete images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx *sql.Tx) error {
+	return wrap("delete images", db.inTxScopes(ctx, []string{in.AccountID}, func(ctx context.Context, tx txn) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err

@@ -77,7 +77,7 @@ func (db *DB) ListLimits(ctx context.Context) ([]quota.LimitOverride, error) {
 	return out, wrap("list limits", db.d.interpret(rows.Err()))
 }
 
-func (db *DB) currentLimit(ctx context.Context, tx *sql.Tx, accountID, locationID string) (*int, error) {
+func (db *DB) currentLimit(ctx context.Context, tx txn, accountID, locationID string) (*int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, db.q(`SELECT max_count FROM limits WHERE account_id = ? AND location_id = ?`), accountID, locationID).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -107,7 +107,7 @@ func (db *DB) SetLimit(ctx context.Context, o quota.LimitOverride, actor quota.A
 		return nil, err
 	}
 	var prev *int
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		if o.AccountID != "" {
 			if err := db.accountExists(ctx, tx, o.AccountID); err != nil {
 				return err
@@ -130,7 +130,7 @@ func (db *DB) SetLimit(ctx context.Context, o quota.LimitOverride, actor quota.A
 // UnsetLimit removes an override, returning the value it had.
 func (db *DB) UnsetLimit(ctx context.Context, accountID, locationID string, actor quota.Actor) (*int, error) {
 	var prev *int
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		var err error
 		if prev, err = db.currentLimit(ctx, tx, accountID, locationID); err != nil || prev == nil {
 			return err
@@ -155,7 +155,7 @@ type auditJSON []byte
 
 // audit appends a record in the same transaction as the change it describes.
 // before and after are encoded with encoding/json, unless already auditJSON.
-func (db *DB) audit(ctx context.Context, tx *sql.Tx, actor quota.Actor, accountID, action, target string, before, after any) error {
+func (db *DB) audit(ctx context.Context, tx txn, actor quota.Actor, accountID, action, target string, before, after any) error {
 	enc := func(v any) (sql.NullString, error) {
 		if v == nil {
 			return sql.NullString{}, nil

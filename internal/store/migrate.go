@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -84,7 +83,7 @@ const migrateLock = "imagequota/migrate"
 // TABLE IF NOT EXISTS of the same table can fail with a unique violation).
 func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
 	var got map[int]bool
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		if err := db.d.lock(ctx, tx, migrateLock); err != nil {
 			return err
 		}
@@ -125,7 +124,7 @@ func (db *DB) Pending(ctx context.Context) ([]MigrationStatus, error) {
 // applies nothing. It returns the migrations it applied.
 func (db *DB) Migrate(ctx context.Context) ([]MigrationStatus, error) {
 	var applied []MigrationStatus
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		applied = nil
 		if err := db.d.lock(ctx, tx, migrateLock); err != nil {
 			return err

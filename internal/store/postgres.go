@@ -41,7 +41,7 @@ func (postgresDialect) rebind(q string) string {
 
 // lock takes a transaction-scoped advisory lock on key: transactions on any
 // connection of any replica that lock the same key run one after the other.
-func (postgresDialect) lock(ctx context.Context, tx *sql.Tx, key string) error {
+func (postgresDialect) lock(ctx context.Context, tx txn, key string) error {
 	h := fnv.New64a()
 	h.Write([]byte(key))
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))

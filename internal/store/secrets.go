@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -66,7 +65,7 @@ func (db *DB) CheckSecrets(ctx context.Context) error {
 // transaction, and makes next the store's key. It returns how many it re-sealed.
 func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.Actor) (int, error) {
 	n := 0
-	err := db.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		n = 0
 		rows, err := tx.QueryContext(ctx, `SELECT id, secret FROM access_keys ORDER BY id`)
 		if err != nil {

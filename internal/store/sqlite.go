@@ -23,7 +23,7 @@ func (sqliteDialect) rebind(q string) string { return q }
 // lock is a no-op: every write transaction runs on the one writer connection
 // and begins IMMEDIATE, which takes the database's write lock — so writers,
 // in this process or another (imagequota admin), are already serialised.
-func (sqliteDialect) lock(context.Context, *sql.Tx, string) error { return nil }
+func (sqliteDialect) lock(context.Context, txn, string) error { return nil }
 
 func (sqliteDialect) interpret(err error) error {
 	if err == nil {

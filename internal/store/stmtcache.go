@@ -12,12 +12,15 @@ import (
 // statement with arguments is prepared once per connection and then only
 // re-bound and stepped. Statements without arguments (migrations, PRAGMAs,
 // multi-statement scripts) go to the driver as before, except the group
-// commit's savepoint statements.
+// commit's (cachedWithoutArgs).
 
 // cachedWithoutArgs are the statements without arguments that are cached
-// all the same: the group commit's savepoints (batch.go), run around every
-// write.
-var cachedWithoutArgs = map[string]bool{savepointSQL: true, releaseSQL: true, rollbackToSQL: true}
+// all the same: the group commit's BEGIN, COMMIT and ROLLBACK, run once per
+// batch, and its savepoints, run around every write (batch.go).
+var cachedWithoutArgs = map[string]bool{
+	beginSQL: true, commitSQL: true, rollbackSQL: true,
+	savepointSQL: true, releaseSQL: true, rollbackToSQL: true,
+}
 
 // maxCachedStmts bounds the statements kept per connection; past it, new
 // query strings (long IN lists, say) are prepared and finalized each time.

@@ -63,7 +63,7 @@ type dialect interface {
 	// rebind turns '?' placeholders into the engine's.
 	rebind(q string) string
 	// lock serialises transactions that take the same key until they end.
-	lock(ctx context.Context, tx *sql.Tx, key string) error
+	lock(ctx context.Context, tx txn, key string) error
 	// interpret turns a driver error into a *quota.Error where it means one.
 	interpret(err error) error
 	migrations() []migration
@@ -141,17 +141,25 @@ func (db *DB) q(s string) string {
 	return r
 }
 
+// txn is what a write runs its statements on: a *sql.Tx (PostgreSQL), or
+// the SQLite writer's connection inside the transaction its batch began.
+type txn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // inTx runs fn in a write transaction, committing when it returns nil. On
 // SQLite the transaction may be shared with other writes (batch.go); fn's
 // changes are kept or undone as a whole either way.
-func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx txn) error) error {
 	return db.inTxReq(ctx, &writeReq{fn: fn})
 }
 
 // inTxScopes is inTx for a write that changes no cache_versions scope but
 // scopes: on SQLite, the read cache then keeps what it knows of every other
 // scope across the commit instead of reading the versions again.
-func (db *DB) inTxScopes(ctx context.Context, scopes []string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (db *DB) inTxScopes(ctx context.Context, scopes []string, fn func(ctx context.Context, tx txn) error) error {
 	return db.inTxReq(ctx, &writeReq{fn: fn, scoped: true, scopes: scopes})
 }
 
