@@ -194,52 +194,41 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 	return img, replayed, nil
 }
 
-// admissionSQL reads an instance of an account (kind 0), the count of the
-// account's images in the instance's location (kind 1, also when there is no
-// such instance) and the overrides that may apply there (kind 2).
-const admissionSQL = `WITH i AS (SELECT ` + instanceColumns + ` FROM instances WHERE id = ? AND account_id = ?)
-	SELECT 0, id, location_id, disk_gb, os_category, os_type, os_version, created_at FROM i
-	UNION ALL SELECT 1, '', '', COUNT(*), '', '', '', 0 FROM images, i
-		WHERE images.account_id = i.account_id AND images.location_id = i.location_id
-	UNION ALL SELECT 2, limits.account_id, limits.location_id, max_count, '', '', '', 0 FROM limits, i
-		WHERE limits.account_id IN (i.account_id, '') AND limits.location_id IN (i.location_id, '')`
+// admissionSQL reads, in one row, an instance of an account, the count of
+// the account's images in the instance's location and the max_count of each
+// override that may apply there (NULL when not set): account+location,
+// account, location, default.
+const admissionSQL = `SELECT i.location_id, i.disk_gb, i.os_category, i.os_type, i.os_version, i.created_at,
+	(SELECT COUNT(*) FROM images WHERE images.account_id = i.account_id AND images.location_id = i.location_id),
+	(SELECT max_count FROM limits WHERE limits.account_id = i.account_id AND limits.location_id = i.location_id),
+	(SELECT max_count FROM limits WHERE limits.account_id = i.account_id AND limits.location_id = ''),
+	(SELECT max_count FROM limits WHERE limits.account_id = '' AND limits.location_id = i.location_id),
+	(SELECT max_count FROM limits WHERE limits.account_id = '' AND limits.location_id = '')
+	FROM instances i WHERE i.id = ? AND i.account_id = ?`
 
 // admissionState reads, in one statement, an account's instance, the count
 // of the account's images in its location and the overrides that may apply
 // there. It fails with INVALID_INSTANCE_NOT_FOUND when there is no such
 // instance.
 func (db *DB) admissionState(ctx context.Context, tx txn, accountID, instanceID string) (quota.Instance, int, []quota.LimitOverride, error) {
-	var inst quota.Instance
-	rows, err := tx.QueryContext(ctx, db.q(admissionSQL), instanceID, accountID)
+	inst := quota.Instance{ID: instanceID, AccountID: accountID}
+	var created int64
+	var count int
+	var max [4]sql.NullInt64
+	err := tx.QueryRowContext(ctx, db.q(admissionSQL), instanceID, accountID).Scan(&inst.LocationID, &inst.DiskGB,
+		&inst.OSCategory, &inst.OSType, &inst.OSVersion, &created, &count, &max[0], &max[1], &max[2], &max[3])
+	if errors.Is(err, sql.ErrNoRows) {
+		return inst, 0, nil, notFound(quota.CodeInstanceNotFound, "instanceId", instanceID)
+	}
 	if err != nil {
 		return inst, 0, nil, err
 	}
-	defer rows.Close()
-	found, count := false, 0
+	inst.CreatedAt = fromMicros(created)
 	var ovs []quota.LimitOverride
-	for rows.Next() {
-		var kind, n int
-		var id, loc, osCategory, osType, osVersion string
-		var created int64
-		if err := rows.Scan(&kind, &id, &loc, &n, &osCategory, &osType, &osVersion, &created); err != nil {
-			return inst, 0, nil, err
+	for k, scope := range [4][2]string{{accountID, inst.LocationID}, {accountID, ""}, {"", inst.LocationID}, {"", ""}} {
+		if max[k].Valid {
+			ovs = append(ovs, quota.LimitOverride{AccountID: scope[0], LocationID: scope[1], MaxCount: int(max[k].Int64)})
 		}
-		switch kind {
-		case 0:
-			found = true
-			inst = quota.Instance{ID: id, AccountID: accountID, LocationID: loc, DiskGB: n,
-				OSCategory: osCategory, OSType: osType, OSVersion: osVersion, CreatedAt: fromMicros(created)}
-		case 1:
-			count = n
-		default:
-			ovs = append(ovs, quota.LimitOverride{AccountID: id, LocationID: loc, MaxCount: n})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return inst, 0, nil, err
-	}
-	if !found {
-		return inst, 0, nil, notFound(quota.CodeInstanceNotFound, "instanceId", instanceID)
 	}
 	return inst, count, ovs, nil
 }
