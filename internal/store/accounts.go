@@ -63,12 +63,17 @@ func (db *DB) ListAccounts(ctx context.Context) ([]quota.Account, error) {
 func (db *DB) SetAccountDisabled(ctx context.Context, id string, disabled bool) error {
 	return wrap("disable account", db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		return execOne(ctx, tx, db.q(`UPDATE accounts SET disabled = ? WHERE id = ?`),
-			notFound(quota.CodeAccountNotFound, "account", id), disabled, id)
+			missing{quota.CodeAccountNotFound, "account", id}, disabled, id)
 	}))
 }
 
-// execOne runs a statement that must change exactly one row; otherwise it returns missing.
-func execOne(ctx context.Context, tx txn, q string, missing error, args ...any) error {
+// missing names the row a statement must change: its not-found error is
+// built only when the row is missing.
+type missing struct{ code, what, id string }
+
+// execOne runs a statement that must change exactly one row; otherwise it
+// fails with m's not-found error.
+func execOne(ctx context.Context, tx txn, q string, m missing, args ...any) error {
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -78,7 +83,7 @@ func execOne(ctx context.Context, tx txn, q string, missing error, args ...any) 
 		return err
 	}
 	if n != 1 {
-		return missing
+		return notFound(m.code, m.what, m.id)
 	}
 	return nil
 }
@@ -135,7 +140,7 @@ func (db *DB) ListAccessKeys(ctx context.Context, accountID string) ([]quota.Acc
 func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error {
 	return wrap("disable access key", db.inTx(ctx, func(ctx context.Context, tx txn) error {
 		return execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
-			notFound(quota.CodeAccessKeyNotFound, "access key", keyID), disabled, keyID)
+			missing{quota.CodeAccessKeyNotFound, "access key", keyID}, disabled, keyID)
 	}))
 }
 

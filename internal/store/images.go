@@ -86,7 +86,7 @@ func (db *DB) ListInstances(ctx context.Context, accountID string) ([]quota.Inst
 // DeleteInstance removes an instance. Images made from it stay.
 func (db *DB) DeleteInstance(ctx context.Context, id string) error {
 	return wrap("delete instance", db.inTx(ctx, func(ctx context.Context, tx txn) error {
-		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), notFound(quota.CodeInstanceNotFound, "instance", id), id)
+		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), missing{quota.CodeInstanceNotFound, "instance", id}, id)
 	}))
 }
 
@@ -331,6 +331,17 @@ func (db *DB) listImages(ctx context.Context, qr queryer, accountID string, ids 
 // imagesByID loads the account's images with these ids, failing with
 // INVALID_IMAGE_NOT_FOUND (naming the first missing id) unless all exist.
 func (db *DB) imagesByID(ctx context.Context, tx txn, accountID string, ids []string) ([]quota.Image, error) {
+	if len(ids) == 1 {
+		// The usual case, by primary key with a statement of fixed text.
+		im, err := scanImage(tx.QueryRowContext(ctx, db.q(`SELECT `+imageColumns+` FROM images WHERE id = ? AND account_id = ?`), ids[0], accountID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound(quota.CodeImageNotFound, "imageId", ids[0])
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []quota.Image{im}, nil
+	}
 	imgs, err := db.listImages(ctx, tx, accountID, ids, "")
 	if err != nil {
 		return nil, err
@@ -363,7 +374,7 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 				after.Description = in.Description
 			}
 			if err := execOne(ctx, tx, db.q(`UPDATE images SET name = ?, description = ? WHERE id = ? AND account_id = ?`),
-				notFound(quota.CodeImageNotFound, "imageId", im.ID),
+				missing{quota.CodeImageNotFound, "imageId", im.ID},
 				after.Name, nullString(after.Description), im.ID, in.AccountID); err != nil {
 				return err
 			}
@@ -391,7 +402,7 @@ func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) erro
 		}
 		for _, im := range imgs {
 			if err := execOne(ctx, tx, db.q(`DELETE FROM images WHERE id = ? AND account_id = ?`),
-				notFound(quota.CodeImageNotFound, "imageId", im.ID), im.ID, in.AccountID); err != nil {
+				missing{quota.CodeImageNotFound, "imageId", im.ID}, im.ID, in.AccountID); err != nil {
 				return err
 			}
 			if err := db.audit(ctx, tx, in.Actor, in.AccountID, "DeleteImages", im.ID, imageAuditJSON(im), nil); err != nil {
