@@ -55,18 +55,19 @@ func (u cost) since(before cost) cost {
 }
 
 // perPair describes c as notes of a run of pairs create+delete pairs:
-// process CPU per pair (generator included), bytes written per write and
-// writes per commit (SQLite).
+// process CPU per pair (generator included) and, on SQLite, bytes written
+// per pair and writes per commit.
 func (c cost) perPair(pairs int64) []string {
 	if pairs <= 0 {
 		return nil
 	}
 	notes := []string{fmt.Sprintf("process CPU %.0fµs/pair, generator included", float64(c.cpu.Microseconds())/float64(pairs))}
+	if c.commits == 0 {
+		// PostgreSQL: the database's own CPU and writes are another process's.
+		return notes
+	}
 	if c.writtenOK {
 		notes = append(notes, fmt.Sprintf("%.1f KiB written/pair", float64(c.written)/1024/float64(pairs)))
 	}
-	if c.commits > 0 {
-		notes = append(notes, fmt.Sprintf("%.1f writes/commit", float64(c.writes)/float64(c.commits)))
-	}
-	return notes
+	return append(notes, fmt.Sprintf("%.1f writes/commit", float64(c.writes)/float64(c.commits)))
 }
