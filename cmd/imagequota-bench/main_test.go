@@ -90,6 +90,10 @@ func TestScenarios(t *testing.T) {
 				if r.Op == "pair" {
 					checkRun(t, r.ID+" imagequota", r.Ours, "CreateImage")
 					checkRun(t, r.ID+" imagequota", r.Ours, "DeleteImages")
+					notes := strings.Join(r.Notes, "; ")
+					if want := r.Engine == "sqlite"; !strings.Contains(notes, "µs/pair") || strings.Contains(notes, "writes/commit") != want {
+						t.Errorf("%s notes %q: want the process CPU per pair, and writes per commit only on SQLite", r.ID, notes)
+					}
 				}
 				if tt.scenario == "d" {
 					if r.Empty == nil {
