@@ -137,8 +137,8 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		}
 		// The instance, the count of its location and the overrides that
 		// may apply there, in one statement. On PostgreSQL the account's lock
-		// comes first, so that the count is read after every create of the
-		// account before it has committed; on SQLite the write lock is held.
+		// comes first, so that the count includes every create of the account
+		// that held the lock before; on SQLite the write lock is held.
 		if err := db.d.lock(ctx, tx, "images/"+in.AccountID); err != nil {
 			return err
 		}
