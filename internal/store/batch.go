@@ -12,9 +12,10 @@ import (
 // writer connection and ends with an fsync (synchronous=FULL), so one
 // transaction per request caps writes at about one fsync each. Instead, one
 // writer goroutine takes the queued writes in arrival order and applies as
-// many as are waiting — up to maxBatch — in one transaction, each inside a
-// SAVEPOINT of its own: a write that fails is rolled back to its savepoint
-// and fails alone, the others go on. Each write is checked in turn against
+// many as are waiting — up to maxBatch — in one transaction: a write that
+// fails fails alone, the others go on (a write that fails after changing
+// something has the batch run again with a SAVEPOINT around each write; see
+// applyIn). Each write is checked in turn against
 // what the earlier ones of the batch did (same transaction), so admission is
 // exactly as serial as before: CreateImage still counts inside the
 // transaction, under the database's write lock. Each caller is answered only
@@ -197,6 +198,13 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 // applyIn runs the writes in the transaction begun on c and ends it. It
 // reports whether it committed, or else the error that failed every write,
 // if any.
+//
+// The writes first run one after the other with nothing between them: a
+// write that fails before changing anything (over quota, not found: every
+// check comes before the first change) leaves nothing to undo. Only when a
+// write fails after a change of its own (batchConn.wrote) is the whole
+// transaction rolled back and the batch run again, each write inside a
+// SAVEPOINT of its own (applySaved), so that it fails alone.
 func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error) (bool, error) {
 	rollback := func(err error) (bool, error) {
 		// After some errors SQLite has already rolled back; this then fails
@@ -204,20 +212,42 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 		_, _ = c.ExecContext(ctx, rollbackSQL)
 		return false, err
 	}
-	commit := func() (bool, error) {
-		if _, err := c.ExecContext(ctx, commitSQL); err != nil {
-			return rollback(err)
+	bc := &batchConn{Conn: c}
+	ok := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
 		}
-		return true, nil
-	}
-	if len(batch) == 1 {
-		// Alone: no savepoint needed.
-		r := batch[0]
-		if errs[0] = r.fn(r.wctx(), c); errs[0] != nil {
+		bc.wrote = false
+		if errs[i] = r.fn(r.wctx(), bc); errs[i] == nil {
+			ok++
+			continue
+		}
+		if !bc.wrote {
+			continue
+		}
+		if len(batch) == 1 {
 			return rollback(nil)
 		}
-		return commit()
+		if _, err := c.ExecContext(ctx, rollbackSQL); err != nil {
+			return false, err
+		}
+		if _, err := c.ExecContext(ctx, beginSQL); err != nil {
+			return rollback(err)
+		}
+		clear(errs)
+		return b.applySaved(ctx, c, batch, errs, rollback)
 	}
+	if ok == 0 {
+		return rollback(nil)
+	}
+	return commit(ctx, c, rollback)
+}
+
+// applySaved runs the writes in the transaction begun on c, each inside a
+// savepoint of its own, and ends it.
+func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error, rollback func(error) (bool, error)) (bool, error) {
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -243,7 +273,29 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 	if ok == 0 {
 		return rollback(nil)
 	}
-	return commit()
+	return commit(ctx, c, rollback)
+}
+
+// commit commits the transaction begun on c, or rolls it back when COMMIT
+// fails.
+func commit(ctx context.Context, c *sql.Conn, rollback func(error) (bool, error)) (bool, error) {
+	if _, err := c.ExecContext(ctx, commitSQL); err != nil {
+		return rollback(err)
+	}
+	return true, nil
+}
+
+// batchConn is the writer's connection as a batch's writes see it: it notes
+// whether the current write ran a statement that may have changed the
+// database. Writes change it with ExecContext only (no RETURNING).
+type batchConn struct {
+	*sql.Conn
+	wrote bool
+}
+
+func (bc *batchConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	bc.wrote = true
+	return bc.Conn.ExecContext(ctx, query, args...)
 }
 
 // allScoped reports whether every write of batch names the scopes it changes.

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +153,87 @@ func TestGroupCommitAfterClose(t *testing.T) {
 	}
 	if _, err := db.CreateAccount(t.Context(), "late"); err == nil {
 		t.Fatal("CreateAccount after Close succeeded")
+	}
+}
+
+// TestGroupCommitUndoesAFailedWrite: a write that fails after changing
+// something leaves no trace, while the writes batched with it, before and
+// after, are committed.
+func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "imagequota.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	insert := func(ctx context.Context, tx txn, name string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, 0, 0)`, "acc-"+name, name)
+		return err
+	}
+	boom := errors.New("boom")
+	paused, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.inTx(context.Background(), func(ctx context.Context, tx txn) error {
+			close(paused)
+			<-release
+			return insert(ctx, tx, "first")
+		})
+	}()
+	<-paused // the writer runs the first write; the next three queue behind it
+	writes := []struct {
+		name string
+		fn   func(ctx context.Context, tx txn) error
+		want error
+	}{
+		{"before", func(ctx context.Context, tx txn) error { return insert(ctx, tx, "before") }, nil},
+		{"failing", func(ctx context.Context, tx txn) error {
+			if err := insert(ctx, tx, "failing"); err != nil {
+				return err
+			}
+			return boom
+		}, boom},
+		{"after", func(ctx context.Context, tx txn) error { return insert(ctx, tx, "after") }, nil},
+	}
+	results := make([]chan error, len(writes))
+	for i, w := range writes {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- db.inTx(context.Background(), w.fn) }()
+		// One at a time, so that they queue in this order.
+		for deadline := time.Now().Add(30 * time.Second); len(db.batch.queue) < i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("write %q did not queue", w.name)
+			}
+		}
+	}
+	b0, _ := db.BatchStats()
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	for i, w := range writes {
+		if err := <-results[i]; !errors.Is(err, w.want) {
+			t.Errorf("write %q: %v, want %v", w.name, err, w.want)
+		}
+	}
+	if b1, _ := db.BatchStats(); b1-b0 != 2 {
+		t.Errorf("%d transactions, want 2 (the first write, then the three queued behind it)", b1-b0)
+	}
+	var names []string
+	rows, err := db.r.QueryContext(ctx, `SELECT name FROM accounts ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if got, want := strings.Join(names, ","), "after,before,first"; got != want {
+		t.Errorf("accounts %s, want %s", got, want)
 	}
 }
