@@ -151,7 +151,10 @@ type txn interface {
 
 // inTx runs fn in a write transaction, committing when it returns nil. On
 // SQLite the transaction may be shared with other writes (batch.go); fn's
-// changes are kept or undone as a whole either way.
+// changes are kept or undone as a whole either way. fn may run more than
+// once (when a write batched with it fails after changing something), so it
+// sets its results afresh each time and changes the database only through
+// tx.ExecContext.
 func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx txn) error) error {
 	return db.inTxReq(ctx, &writeReq{fn: fn})
 }
