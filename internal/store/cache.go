@@ -375,9 +375,17 @@ func (v *sqliteVersions) quick(scopes []string) (map[string]int64, bool) {
 
 // header reads the WAL-index header into dst; false when it cannot.
 func (v *sqliteVersions) header(dst *[walHeaderSize]byte) bool {
+	ok, _, _ := v.headerAndSeen(dst)
+	return ok
+}
+
+// headerAndSeen reads the WAL-index header into dst (ok: it could) and
+// returns with it the header at which what is known is current (seenOK: there
+// is one), both under the same lock.
+func (v *sqliteVersions) headerAndSeen(dst *[walHeaderSize]byte) (ok bool, seen [walHeaderSize]byte, seenOK bool) {
 	v.kmu.RLock()
 	defer v.kmu.RUnlock()
-	return v.hdr != nil && v.hdr.read(dst)
+	return v.hdr != nil && v.hdr.read(dst), v.seen, v.seenOK
 }
 
 // committed is told by this process's writer of one transaction it
@@ -455,10 +463,7 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 	// changes it, so the next quick call will not match and will observe
 	// again.
 	var hdr [walHeaderSize]byte
-	v.kmu.RLock()
-	hdrOK := v.hdr != nil && v.hdr.read(&hdr)
-	seen, seenOK := v.seen, v.seenOK
-	v.kmu.RUnlock()
+	hdrOK, seen, seenOK := v.headerAndSeen(&hdr)
 	if f := v.flight.Load(); hdrOK && seenOK && hdr != seen && f != nil && f.before == seen {
 		// This process's writer is committing from the header known to be
 		// current: what changed is probably its commit, which it is about
@@ -470,10 +475,7 @@ func (v *sqliteVersions) observe(ctx context.Context, scopes []string) (map[stri
 		case <-t.C:
 		}
 		t.Stop()
-		v.kmu.RLock()
-		hdrOK = v.hdr != nil && v.hdr.read(&hdr)
-		seen, seenOK = v.seen, v.seenOK
-		v.kmu.RUnlock()
+		hdrOK, seen, seenOK = v.headerAndSeen(&hdr)
 	}
 	var changed bool
 	if hdrOK {
