@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,6 +247,36 @@ func TestSeed(t *testing.T) {
 			}
 			checkSeeded(t, url, tt.opts, res)
 		})
+	}
+}
+
+// TestSeedProgress checks that Seed reports each committed transaction and
+// that the command prints those reports except the last.
+func TestSeedProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := openStore(ctx, "sqlite:"+filepath.Join(t.TempDir(), "imagequota.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var calls [][2]int
+	var printed bytes.Buffer
+	printer := seedProgress(&printed, time.Now(), 0)
+	_, err = store.Seed(ctx, db, store.SeedOptions{Accounts: 7, Images: 14, TxAccounts: 3, Progress: func(done, total int) {
+		calls = append(calls, [2]int{done, total})
+		printer(done, total)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][2]int{{3, 7}, {6, 7}, {7, 7}}; fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("progress calls %v, want %v", calls, want)
+	}
+	lines := strings.Split(strings.TrimSpace(printed.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "seeding: 3 of 7 accounts committed (43%) after ") ||
+		!strings.HasPrefix(lines[1], "seeding: 6 of 7 accounts committed (86%) after ") {
+		t.Errorf("printed progress:\n%s", printed.String())
 	}
 }
 

@@ -83,6 +83,7 @@ func runSeed(ctx context.Context, args []string, env map[string]string, stdout, 
 	if *tokens {
 		opts.TokenTTL = 24 * time.Hour
 	}
+	opts.Progress = seedProgress(stderr, time.Now(), time.Second)
 	res, err := store.Seed(ctx, db, opts)
 	if err != nil {
 		return err
@@ -97,6 +98,22 @@ func runSeed(ctx context.Context, args []string, env map[string]string, stdout, 
 		fmt.Fprintf(stdout, "credentials written to %s\n", *keyFile)
 	}
 	return nil
+}
+
+// seedProgress returns a SeedOptions.Progress that prints how far a seed has
+// got to w, at most once per interval and not for the last transaction (the
+// summary line follows it).
+func seedProgress(w io.Writer, start time.Time, interval time.Duration) func(done, total int) {
+	last := start
+	return func(done, total int) {
+		now := time.Now()
+		if done >= total || now.Sub(last) < interval {
+			return
+		}
+		last = now
+		fmt.Fprintf(w, "seeding: %d of %d accounts committed (%.0f%%) after %.1fs\n",
+			done, total, 100*float64(done)/float64(total), now.Sub(start).Seconds())
+	}
 }
 
 // writeKeyFile writes credentials, one per line, readable by readKeyFile.

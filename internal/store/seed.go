@@ -41,6 +41,9 @@ type SeedOptions struct {
 	// TxAccounts is how many accounts (with their keys, instances and images)
 	// one transaction holds; 0 means 5000.
 	TxAccounts int
+	// Progress, when set, is called after each committed transaction with
+	// the accounts committed so far and the accounts to create in all.
+	Progress func(done, total int)
 }
 
 // SeededAccount is the credentials and instances of one seeded account.
@@ -232,6 +235,9 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 		})
 		if err != nil {
 			return res, wrap("seed", err)
+		}
+		if o.Progress != nil {
+			o.Progress(last, o.Accounts)
 		}
 	}
 	err = seedTx(ctx, db, conn, batchRows, func(ins *seedInserters) error {
