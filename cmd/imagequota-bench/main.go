@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"imagequota/internal/gctune"
 )
 
 func main() {
@@ -82,6 +84,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 var allScenarios = []string{"a", "b", "c", "d", "e"}
 
 func runBench(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	// The in-process servers run with serve's GC target (the baseline shares it).
+	_, restoreGC := gctune.ForServer(env)
+	defer restoreGC()
 	fs := flag.NewFlagSet("imagequota-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
