@@ -45,6 +45,9 @@ type benchConfig struct {
 	CPUProfile string
 	// TempDir holds the SQLite stores; empty means the system's.
 	TempDir string
+	// BaselineProcess runs the baseline in a child process of its own (as
+	// an external server runs in its own) instead of in this one.
+	BaselineProcess bool
 }
 
 // report is the outcome of one scenario.
@@ -274,7 +277,11 @@ func (b *bench) probe(ctx context.Context, url string, c credential, mode authMo
 
 // baseline measures the same step against a bare server answering answers.
 func (b *bench) baseline(ctx context.Context, answers map[string][]byte, s step) (Run, error) {
-	bl, err := startBaseline(answers)
+	start := startBaseline
+	if b.cfg.BaselineProcess {
+		start = startBaselineProcess
+	}
+	bl, err := start(answers)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 // Command imagequota-bench measures an imagequota server: it drives it with
 // correctly signed requests at a fixed concurrency for a fixed time, prints
 // throughput, latency percentiles and errors by code, and sets them against a
-// baseline — a bare net/http server in the same process that answers the
-// same bytes — measured with the same client. It also bulk-seeds stores.
+// baseline — a bare net/http server that answers the same bytes, in this
+// process or in a child process of its own — measured with the same client.
+// It also bulk-seeds stores.
 package main
 
 import (
@@ -49,6 +50,8 @@ Scenarios (--scenario a|b|c|d|e|all, or a comma-separated list):
 Each scenario starts a server in this process on a fresh store (a SQLite file in a
 temporary directory, or a new database on the --db PostgreSQL server), unless
 --endpoint names an external server and --key-file its credentials (a, b and c only).
+The baseline runs where the server does: in this process, or with --endpoint in a
+child process of its own (--baseline chooses).
 
 Flags:
 `
@@ -64,9 +67,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 	}
 	var err error
-	if len(args) > 0 && args[0] == "seed" {
+	switch {
+	case len(args) > 0 && args[0] == "seed":
 		err = runSeed(ctx, args[1:], env, stdout, stderr)
-	} else {
+	case len(args) > 0 && args[0] == baselineCommand:
+		err = runBaselineServer(args[1:], env, os.Stdin, stdout, stderr)
+	default:
 		err = runBench(ctx, args, env, stdout, stderr)
 	}
 	switch {
@@ -85,7 +91,7 @@ var allScenarios = []string{"a", "b", "c", "d", "e"}
 
 func runBench(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
 	// The in-process servers run with serve's GC target (the baseline shares it).
-	_, restoreGC := gctune.ForServer(env)
+	gogc, restoreGC := gctune.ForServer(env)
 	defer restoreGC()
 	fs := flag.NewFlagSet("imagequota-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -105,6 +111,7 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write CPU profiles of the measured runs of a and c to FILE-a.EXT and FILE-c.EXT")
 	fs.StringVar(&cfg.TempDir, "temp-dir", "", "directory for the SQLite stores (default: the system's temporary directory)")
 	markdown := fs.Bool("markdown", false, "also print the summary as a Markdown table")
+	baselineWhere := fs.String("baseline", "", "where the baseline runs: in-process, or process (a child process of its own); default process with --endpoint, in-process otherwise")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -125,6 +132,14 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 		default:
 			problems = append(problems, fmt.Sprintf("--scenario: %q is not a, b, c, d, e or all", s))
 		}
+	}
+	switch *baselineWhere {
+	case "":
+		cfg.BaselineProcess = cfg.Endpoint != ""
+	case "in-process", "process":
+		cfg.BaselineProcess = *baselineWhere == "process"
+	default:
+		problems = append(problems, fmt.Sprintf("--baseline: %q is not in-process or process", *baselineWhere))
 	}
 	if cfg.Concurrency < 1 {
 		problems = append(problems, "--concurrency must be at least 1")
@@ -155,11 +170,15 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 	if cfg.PGForE == "" {
 		cfg.PGForE = env["IMAGEQUOTA_TEST_POSTGRES"]
 	}
-	fmt.Fprintf(stdout, "imagequota-bench: %d CPUs (%s), GOMAXPROCS %d, concurrency %d, warmup %s, duration %s\n",
-		runtime.NumCPU(), cpuModel(), runtime.GOMAXPROCS(0), cfg.Concurrency, cfg.Warmup, cfg.Duration)
+	where := "in this process"
+	if cfg.BaselineProcess {
+		where = "in a process of its own"
+	}
+	fmt.Fprintf(stdout, "imagequota-bench: %d CPUs (%s), GOMAXPROCS %d, GOGC %s, concurrency %d, warmup %s, duration %s, baseline %s\n",
+		runtime.NumCPU(), cpuModel(), runtime.GOMAXPROCS(0), gogc, cfg.Concurrency, cfg.Warmup, cfg.Duration, where)
 	reports, err := newBench(cfg, stdout).run(ctx)
 	if len(reports) > 0 {
-		printSummary(stdout, reports, cfg.Concurrency, cfg.Duration)
+		printSummary(stdout, reports, cfg.Concurrency, cfg.Duration, where)
 		if *markdown {
 			fmt.Fprintln(stdout)
 			printMarkdown(stdout, reports)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,54 @@ import (
 )
 
 const postgresEnv = "IMAGEQUOTA_TEST_POSTGRES"
+
+// TestMain lets this test binary be the baseline process that
+// startBaselineProcess starts (it runs os.Executable again).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == baselineCommand {
+		os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestBaselineProcess starts the baseline in a child process, checks its
+// answers, and that it is gone once closed.
+func TestBaselineProcess(t *testing.T) {
+	t.Parallel()
+	answers := map[string][]byte{"DescribeImageQuota": []byte(`{"requestId":"x","response":{"images":[]}}`)}
+	bl, err := startBaselineProcess(answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(action string) (int, string, error) {
+		req, err := http.NewRequest(http.MethodPost, bl.URL, strings.NewReader("{}"))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("X-ZC-Action", action)
+		req.Close = true
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), err
+	}
+	code, body, err := post("DescribeImageQuota")
+	if err != nil || code != http.StatusOK || body != string(answers["DescribeImageQuota"]) {
+		t.Errorf("DescribeImageQuota: %d %q %v", code, body, err)
+	}
+	if code, _, err := post("CreateImage"); err != nil || code != http.StatusNotFound {
+		t.Errorf("an action without an answer: %d %v, want 404", code, err)
+	}
+	if err := bl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := post("DescribeImageQuota"); err == nil {
+		t.Error("the baseline process still answers after Close")
+	}
+}
 
 // setup returns a configuration that runs every scenario briefly with few accounts.
 func setup(t *testing.T) benchConfig {
@@ -355,6 +405,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown scenario", []string{"--scenario", "x"}, 1, `"x" is not a, b, c, d, e or all`},
 		{"endpoint without keys", []string{"--endpoint", "http://127.0.0.1:1"}, 1, "--endpoint and --key-file go together"},
 		{"sqlite db", []string{"--db", "sqlite:/tmp/x.db"}, 1, "--db must be a postgres:// URL"},
+		{"unknown baseline place", []string{"--baseline", "remote"}, 1, `--baseline: "remote" is not in-process or process`},
 		{"bad key file", []string{"--endpoint", "http://127.0.0.1:1", "--key-file", bad}, 1, "key and secret go together"},
 		{"zero concurrency", []string{"--concurrency", "0"}, 1, "--concurrency must be at least 1"},
 		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},

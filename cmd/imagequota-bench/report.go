@@ -104,8 +104,8 @@ func rows(reports []*report) []summaryRow {
 }
 
 // printSummary writes the table of every scenario.
-func printSummary(w io.Writer, reports []*report, concurrency int, duration time.Duration) {
-	fmt.Fprintf(w, "\nSummary (concurrency %d, %s per run):\n", concurrency, duration)
+func printSummary(w io.Writer, reports []*report, concurrency int, duration time.Duration, baselineWhere string) {
+	fmt.Fprintf(w, "\nSummary (concurrency %d, %s per run, baseline %s):\n", concurrency, duration, baselineWhere)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tengine\trate\tp50\tp90\tp99\tmax\terrors\tbaseline rate\tbaseline p99\tthroughput ratio\tp99 ratio\tnotes")
 	for _, r := range rows(reports) {

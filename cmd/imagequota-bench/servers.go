@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"imagequota/internal/gctune"
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
@@ -183,17 +188,13 @@ func (s *server) APIURL() string { return s.URL + vmapi.Path }
 // body per action: what the fastest possible server of the same answers
 // would do on this machine, with the same client in front of it.
 type baseline struct {
-	URL  string
-	srv  *http.Server
-	errc chan error
+	URL   string
+	close func() error
 }
 
-func startBaseline(answers map[string][]byte) (*baseline, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// baselineHandler answers each action's request with its fixed body.
+func baselineHandler(answers map[string][]byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		body, ok := answers[r.Header.Get("X-ZC-Action")]
 		if !ok {
@@ -203,21 +204,145 @@ func startBaseline(answers map[string][]byte) (*baseline, error) {
 		w.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
 		_, _ = w.Write(body)
 	})
-	b := &baseline{URL: "http://" + ln.Addr().String() + vmapi.Path, errc: make(chan error, 1)}
-	b.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	serve(b.srv, ln, "baseline", b.errc)
-	return b, nil
 }
 
-func (b *baseline) Close() error {
+// startBaseline runs the baseline in this process.
+func startBaseline(answers map[string][]byte) (*baseline, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: baselineHandler(answers), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	serve(srv, ln, "baseline", errc)
+	return &baseline{URL: "http://" + ln.Addr().String() + vmapi.Path, close: func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := srv.Shutdown(ctx)
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		return err
+	}}, nil
+}
+
+// baselineCommand is the hidden subcommand a baseline process runs.
+const baselineCommand = "baseline-server"
+
+// startBaselineProcess runs the baseline in a child process: this program
+// again, as "imagequota-bench baseline-server", with the answers in a
+// temporary file. The child prints its URL on its first line of output and
+// stops when its standard input closes (so also when this process dies).
+func startBaselineProcess(answers map[string][]byte) (*baseline, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	f, err := os.CreateTemp("", "imagequota-bench-answers-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	path := f.Name()
+	err = json.NewEncoder(f).Encode(answers)
+	err = errors.Join(err, f.Close())
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	cmd := exec.Command(exe, baselineCommand, "--answers", path)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("baseline process: %w", err)
+	}
+	stop := func() error {
+		stdin.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			err = <-done
+		}
+		os.Remove(path)
+		if err != nil {
+			return fmt.Errorf("baseline process: %w", err)
+		}
+		return nil
+	}
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		line := ""
+		if sc.Scan() {
+			line = sc.Text()
+		}
+		first <- line
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	var line string
+	select {
+	case line = <-first:
+	case <-time.After(10 * time.Second):
+	}
+	url, ok := strings.CutPrefix(line, "baseline listening on ")
+	if !ok {
+		return nil, errors.Join(fmt.Errorf("baseline process did not say where it listens (first line %q)", line), stop())
+	}
+	return &baseline{URL: url + vmapi.Path, close: stop}, nil
+}
+
+// runBaselineServer is the baseline process: it serves the answers in the
+// --answers file on 127.0.0.1 until its standard input closes.
+func runBaselineServer(args []string, env map[string]string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("imagequota-bench "+baselineCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	answersFile := fs.String("answers", "", "JSON object of action name to answer body (base64)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	raw, err := os.ReadFile(*answersFile)
+	if err != nil {
+		return err
+	}
+	var answers map[string][]byte
+	if err := json.Unmarshal(raw, &answers); err != nil {
+		return fmt.Errorf("--answers: %w", err)
+	}
+	// The same GC target as serve, as the in-process baseline shares it.
+	_, restoreGC := gctune.ForServer(env)
+	defer restoreGC()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: baselineHandler(answers), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "baseline listening on http://%s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, stdin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := b.srv.Shutdown(ctx)
-	if serr := <-b.errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+	err = srv.Shutdown(ctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
 	return err
 }
+
+func (b *baseline) Close() error { return b.close() }
 
 // redactURL hides a password in a database URL.
 func redactURL(u string) string {
