@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"imagequota/internal/gctune"
+	"imagequota/internal/logbuf"
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
@@ -117,6 +118,7 @@ type server struct {
 	URL    string // base URL
 	srv    *http.Server
 	errc   chan error
+	log    *logbuf.Writer
 	remove func()
 }
 
@@ -134,19 +136,22 @@ func startServer(ctx context.Context, tempDir, pgServer string) (*server, error)
 		return nil, err
 	}
 	svc := &vm.Service{Store: db, Catalog: quota.DefaultCatalog(), DefaultMax: quota.DefaultMaxCount, BuildTime: 0}
-	// The request log is formatted as in production but not written anywhere.
-	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The request log is formatted and buffered as in production but not
+	// written anywhere.
+	logOut := logbuf.New(io.Discard, logbuf.DefaultInterval)
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	api := zcapi.NewServer(zcapi.Config{
 		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: prometheus.NewRegistry(),
 		Ready: db.Ping, RequestTimeout: 10 * time.Second,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		logOut.Close()
 		db.Close()
 		remove()
 		return nil, err
 	}
-	s := &server{DB: db, URL: "http://" + ln.Addr().String(), remove: remove, errc: make(chan error, 1)}
+	s := &server{DB: db, URL: "http://" + ln.Addr().String(), log: logOut, remove: remove, errc: make(chan error, 1)}
 	s.srv = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -176,7 +181,7 @@ func (s *server) Close() error {
 	if serr := <-s.errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	err = errors.Join(err, s.DB.Close())
+	err = errors.Join(err, s.DB.Close(), s.log.Close())
 	s.remove()
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"imagequota/internal/gctune"
+	"imagequota/internal/logbuf"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
@@ -32,7 +33,8 @@ The API is served on POST /api/v2/vm (and POST /), with /healthz, /readyz and
 /metrics on the same listener. SIGINT or SIGTERM stops it after the requests in
 flight have been answered.
 
-The garbage collector's target is GOGC=400 unless the environment sets GOGC (the
+The log goes to standard error as JSON lines, written out every 100 ms. The
+garbage collector's target is GOGC=400 unless the environment sets GOGC (the
 live heap is small, so the default 100 would collect hundreds of times a second
 under load); GOMEMLIMIT is honoured as usual.`
 
@@ -103,7 +105,11 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	if err := c.Err(); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// The log is buffered and written out every 100 ms rather than one
+	// write per request line.
+	logOut := logbuf.New(stderr, logbuf.DefaultInterval)
+	defer logOut.Close()
+	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	gogc, restoreGC := gctune.ForServer(env)
 	defer restoreGC()
 

@@ -55,9 +55,8 @@ func TestServeAndCall(t *testing.T) {
 	if !strings.Contains(s.stdout.String(), "imagequota admin account create") {
 		t.Errorf("serve does not say how to create credentials:\n%s", s.stdout.String())
 	}
-	if !regexp.MustCompile(`"msg":"listening","url":"` + regexp.QuoteMeta(s.url) + `"`).MatchString(s.stderr.String()) {
-		t.Errorf("the log has no listening line with the url:\n%s", s.stderr.String())
-	}
+	// The log is written out every 100 ms: wait for the line.
+	s.stderr.waitFor(t, regexp.MustCompile(`"msg":"listening","url":"`+regexp.QuoteMeta(s.url)+`"`), s.done)
 	hc := &http.Client{Timeout: waitLimit}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if code, body := get(t, hc, s.url+path); code != http.StatusOK || body != `{"status":"ok"}` {
@@ -146,14 +145,15 @@ func TestServeAndCall(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// Stopping writes out the rest of the log.
+	if code := s.stop(t); code != 0 {
+		t.Errorf("serve exited with %d after cancel", code)
+	}
 	logs := s.stderr.String()
 	for _, field := range []string{`"request_id":"T`, `"action":"CreateImage"`, `"account":"` + acct + `"`, `"code":"LIMIT_EXCEEDED_IMAGE_QUOTA"`, `"status":400`, `"latency_ms":`, `"remote":"127.0.0.1:`, `"client":"imagequota-client"`} {
 		if !strings.Contains(logs, field) {
 			t.Errorf("the request log lacks %s", field)
 		}
-	}
-	if code := s.stop(t); code != 0 {
-		t.Errorf("serve exited with %d after cancel", code)
 	}
 	if !strings.Contains(s.stderr.String(), `"msg":"stopped"`) {
 		t.Errorf("no stopped line in the log:\n%s", s.stderr.String())
