@@ -25,8 +25,9 @@ type Location struct {
 // Catalog is the set of known locations. It is immutable after construction
 // and safe for concurrent use.
 type Catalog struct {
-	all  []Location // ascending by id
-	byID map[string]Location
+	all     []Location // ascending by id
+	enabled []Location // the enabled ones of all, in the same order
+	byID    map[string]Location
 }
 
 var defaultLocations = [][2]string{
@@ -100,6 +101,11 @@ func NewCatalog(locs []Location) (*Catalog, error) {
 		c.all = append(c.all, l)
 	}
 	sort.Slice(c.all, func(i, j int) bool { return c.all[i].ID < c.all[j].ID })
+	for _, l := range c.all {
+		if !l.Disabled {
+			c.enabled = append(c.enabled, l)
+		}
+	}
 	return c, nil
 }
 
@@ -152,15 +158,12 @@ func (c *Catalog) Lookup(id string) (Location, bool) {
 }
 
 // Enabled returns the enabled locations, ascending by id.
-func (c *Catalog) Enabled() []Location {
-	out := make([]Location, 0, len(c.all))
-	for _, l := range c.all {
-		if !l.Disabled {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (c *Catalog) Enabled() []Location { return append([]Location(nil), c.enabled...) }
+
+// EnabledShared returns the enabled locations, ascending by id, without
+// copying them: the caller must not modify the slice. It is for the answer
+// of every DescribeImageQuota.
+func (c *Catalog) EnabledShared() []Location { return c.enabled[:len(c.enabled):len(c.enabled)] }
 
 // All returns every location, disabled ones included, ascending by id.
 func (c *Catalog) All() []Location { return append([]Location(nil), c.all...) }

@@ -166,7 +166,7 @@ func (s *Service) DescribeImageQuota(ctx context.Context, c *zcapi.Call, in *vma
 	var locs []quota.Location
 	var err error
 	if len(in.RegionIDs) == 0 && len(in.ZoneIDs) == 0 {
-		locs = s.Catalog.Enabled()
+		locs = s.Catalog.EnabledShared()
 	} else {
 		seen := map[string]bool{}
 		if locs, err = s.locations("regionIds", in.RegionIDs, quota.CodeRegionNotFound, nil, seen); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"imagequota/vmapi"
@@ -41,9 +42,14 @@ type errorBody struct {
 
 // encodeSuccess builds {"requestId":id,"response":{"requestId":id,…out}}.
 // A nil out gives "response": null.
-func encodeSuccess(id string, out any) ([]byte, error) {
-	idJSON := appendJSONString(nil, id)
-	b := make([]byte, 0, 64+2*len(idJSON)+encodedSizeHint(out))
+func encodeSuccess(id string, out any) ([]byte, error) { return appendSuccess(nil, id, out) }
+
+// appendSuccess is encodeSuccess into dst's storage (its contents are
+// dropped); the answer may be in dst's array.
+func appendSuccess(dst []byte, id string, out any) ([]byte, error) {
+	var idBuf [80]byte
+	idJSON := appendJSONString(idBuf[:0], id)
+	b := slices.Grow(dst[:0], 64+2*len(idJSON)+encodedSizeHint(out))
 	b = append(b, `{"requestId":`...)
 	b = append(b, idJSON...)
 	b = append(b, `,"response":`...)

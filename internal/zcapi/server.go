@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -274,13 +275,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	if err != nil {
 		return s.failErr(w, id, &o, err)
 	}
-	resp, err := encodeSuccess(id, out)
+	bp := responseBuffers.Get().(*[]byte)
+	defer putResponseBuffer(bp)
+	resp, err := appendSuccess((*bp)[:0], id, out)
+	*bp = resp
 	if err != nil {
 		return s.failErr(w, id, &o, err)
 	}
 	writeJSON(w, http.StatusOK, id, resp)
 	o.status = http.StatusOK
 	return o
+}
+
+// responseBuffers hold the encoded answers between requests: the most
+// frequent answer (DescribeImageQuota for every location) is about 3 KiB,
+// allocated afresh on every request otherwise. A buffer that grew past
+// maxPooledResponse is dropped rather than kept.
+var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooledResponse = 64 << 10
+
+func putResponseBuffer(bp *[]byte) {
+	if cap(*bp) <= maxPooledResponse {
+		*bp = (*bp)[:0]
+		responseBuffers.Put(bp)
+	}
 }
 
 // invoke runs a handler, turning a panic into an internal error.
