@@ -278,10 +278,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	bp := responseBuffers.Get().(*[]byte)
 	defer putResponseBuffer(bp)
 	resp, err := appendSuccess((*bp)[:0], id, out)
-	*bp = resp
 	if err != nil {
 		return s.failErr(w, id, &o, err)
 	}
+	*bp = resp // the grown buffer goes back to the pool
 	writeJSON(w, http.StatusOK, id, resp)
 	o.status = http.StatusOK
 	return o
