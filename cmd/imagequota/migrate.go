@@ -49,6 +49,8 @@ func runMigrate(ctx context.Context, args []string, env map[string]string, stdou
 		if list, err = db.Migrate(ctx); err != nil {
 			return err
 		}
+		// SQLite was migrated as it was opened: report what that applied.
+		list = append(db.AppliedAtOpen(), list...)
 		if output != "json" {
 			if len(list) == 0 {
 				fmt.Fprintln(stdout, "The schema is up to date; nothing to apply.")

@@ -96,10 +96,12 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	db := &DB{d: sqliteDialect{}, w: w, r: r, now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets, queries: map[string]string{},
 		cache: newReadCache(sv.fetch), sv: sv, batch: newBatcher(w, sv)}
 	db.cache.watch.quick = sv.quick
-	if _, err := db.Migrate(ctx); err != nil {
+	applied, err := db.Migrate(ctx)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	db.openApplied = applied
 	if err := os.Chmod(path, 0o600); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)

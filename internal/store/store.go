@@ -53,6 +53,14 @@ type DB struct {
 	sv    *sqliteVersions
 	// batch, on SQLite, commits concurrent write transactions together (batch.go).
 	batch *batcher
+	// openApplied are the migrations Open applied (SQLite migrates when opened).
+	openApplied []MigrationStatus
+}
+
+// AppliedAtOpen returns the migrations Open applied: on SQLite, which is
+// migrated when it is opened, those the file lacked; on PostgreSQL none.
+func (db *DB) AppliedAtOpen() []MigrationStatus {
+	return append([]MigrationStatus(nil), db.openApplied...)
 }
 
 var _ quota.Store = (*DB)(nil)
