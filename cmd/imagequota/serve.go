@@ -33,10 +33,11 @@ The API is served on POST /api/v2/vm (and POST /), with /healthz, /readyz and
 /metrics on the same listener. SIGINT or SIGTERM stops it after the requests in
 flight have been answered.
 
-The log goes to standard error as JSON lines, written out every 100 ms. The
-garbage collector's target is GOGC=400 unless the environment sets GOGC (the
-live heap is small, so the default 100 would collect hundreds of times a second
-under load); GOMEMLIMIT is honoured as usual.`
+The log goes to standard error as JSON lines, written out every 100 ms. Unless
+the environment sets GOGC, the garbage collector's heap goal is kept at 32 MiB
+or more (GOGC adjusted once a second, 100 once the live heap reaches 16 MiB):
+the live heap is small, so the default would collect hundreds of times a second
+under load. GOMEMLIMIT is honoured as usual.`
 
 type serveFlags struct {
 	addr, tlsCert, tlsKey, logLevel string

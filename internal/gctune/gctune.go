@@ -1,31 +1,94 @@
 // Package gctune sets the garbage collector's target for a serving process.
 //
-// imagequota's live heap is a few MiB (the read cache, prepared statements,
-// one buffer per connection), so with Go's default GOGC=100 the collector
-// runs whenever the heap reaches its 4 MiB floor: about 200 times a second
+// imagequota's live heap is a few MiB (prepared statements, one buffer per
+// connection, the read cache of a few thousand accounts), so with Go's
+// default GOGC=100 the heap goal sits at the runtime's 4 MiB floor and the
+// collector runs every 2 MiB or so of allocation: about 200 times a second
 // under 30,000 requests/s, each cycle scanning every connection's stack and
-// costing about 10% of the CPU and part of the tail latency. A target of 400
-// raises the floor to 16 MiB and cuts the cycles by four or more, for a few
-// MiB of memory.
+// costing a tenth of the CPU and part of the tail latency.
+//
+// ForServer raises the goal to at least HeapFloor while the live heap is
+// small, by setting GOGC from the live heap once a second; once the live
+// heap is large enough (HeapFloor/2 and more) GOGC is the default 100 again,
+// so a large read cache does not multiply the memory a raised GOGC would.
 package gctune
 
 import (
 	"runtime/debug"
-	"strconv"
+	"runtime/metrics"
+	"sync"
+	"time"
 )
 
-// ServerPercent is the GC target (as GOGC) of a serving process when the
-// environment does not set GOGC.
-const ServerPercent = 400
+// HeapFloor is the smallest heap goal ForServer aims for.
+const HeapFloor = 32 << 20
 
-// ForServer sets the collector's target to ServerPercent unless env (the
-// process environment) holds GOGC, which the runtime has then applied
-// already; GOMEMLIMIT applies either way. It returns the target in force, as
-// GOGC spells it, and a function that restores the previous one.
+// Bounds of the GOGC ForServer sets.
+const (
+	minPercent = 100
+	maxPercent = 3200
+)
+
+// Interval is how often ForServer looks at the live heap.
+const Interval = time.Second
+
+// Describe is how ForServer's own setting is reported (as GOGC would be).
+const Describe = "auto (heap goal at least 32 MiB)"
+
+// PercentFor returns the GOGC that makes the heap goal, live×(1+GOGC/100),
+// at least HeapFloor: at least 100, at most 3200.
+func PercentFor(live uint64) int {
+	if live == 0 {
+		return maxPercent
+	}
+	p := int((HeapFloor*100+live-1)/live) - 100
+	return min(max(p, minPercent), maxPercent)
+}
+
+// liveHeap reads the live heap (the bytes marked by the last cycle).
+func liveHeap(s []metrics.Sample) uint64 {
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// ForServer keeps the heap goal at least HeapFloor unless env (the process
+// environment) holds GOGC, which the runtime has then applied already;
+// GOMEMLIMIT applies either way. It returns the setting in force, as GOGC
+// spells it or Describe, and a function that stops the adjustment and
+// restores the previous GOGC.
 func ForServer(env map[string]string) (gogc string, restore func()) {
 	if v, ok := env["GOGC"]; ok {
 		return v, func() {}
 	}
-	old := debug.SetGCPercent(ServerPercent)
-	return strconv.Itoa(ServerPercent), func() { debug.SetGCPercent(old) }
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	last := PercentFor(liveHeap(sample))
+	old := debug.SetGCPercent(last)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if p := PercentFor(liveHeap(sample)); p != last {
+					debug.SetGCPercent(p)
+					last = p
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return Describe, func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			debug.SetGCPercent(old)
+		})
+	}
 }
