@@ -173,15 +173,21 @@ func serve(srv *http.Server, ln net.Listener, label string, errc chan<- error) {
 	})
 }
 
-// Close stops the server and removes its store.
-func (s *server) Close() error {
+// shutdown stops srv, started by serve with errc, letting the requests in
+// flight finish (for at most 10 s).
+func shutdown(srv *http.Server, errc <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if serr := <-s.errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+	err := srv.Shutdown(ctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	err = errors.Join(err, s.DB.Close(), s.log.Close())
+	return err
+}
+
+// Close stops the server and removes its store.
+func (s *server) Close() error {
+	err := errors.Join(shutdown(s.srv, s.errc), s.DB.Close(), s.log.Close())
 	s.remove()
 	return err
 }
@@ -220,15 +226,7 @@ func startBaseline(answers map[string][]byte) (*baseline, error) {
 	srv := &http.Server{Handler: baselineHandler(answers), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	serve(srv, ln, "baseline", errc)
-	return &baseline{URL: "http://" + ln.Addr().String() + vmapi.Path, close: func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err := srv.Shutdown(ctx)
-		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, serr)
-		}
-		return err
-	}}, nil
+	return &baseline{URL: "http://" + ln.Addr().String() + vmapi.Path, close: func() error { return shutdown(srv, errc) }}, nil
 }
 
 // baselineCommand is the hidden subcommand a baseline process runs.
@@ -248,25 +246,8 @@ func startBaselineProcess(answers map[string][]byte) (*baseline, error) {
 		return nil, fmt.Errorf("baseline process: %w", err)
 	}
 	path := f.Name()
-	err = json.NewEncoder(f).Encode(answers)
-	err = errors.Join(err, f.Close())
+	cmd, stdin, stdout, err := startChild(exe, path, f, answers)
 	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("baseline process: %w", err)
-	}
-	cmd := exec.Command(exe, baselineCommand, "--answers", path)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("baseline process: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("baseline process: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("baseline process: %w", err)
 	}
@@ -306,7 +287,27 @@ func startBaselineProcess(answers map[string][]byte) (*baseline, error) {
 	if !ok {
 		return nil, errors.Join(fmt.Errorf("baseline process did not say where it listens (first line %q)", line), stop())
 	}
-	return &baseline{URL: url + vmapi.Path, close: stop}, nil
+	return &baseline{URL: url, close: stop}, nil
+}
+
+// startChild writes answers to f (at path) and starts the baseline process
+// on it, with pipes to its standard input and output.
+func startChild(exe, path string, f *os.File, answers map[string][]byte) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
+	err := json.NewEncoder(f).Encode(answers)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := exec.Command(exe, baselineCommand, "--answers", path)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdin, stdout, cmd.Start()
 }
 
 // runBaselineServer is the baseline process: it serves the answers in the
@@ -329,22 +330,13 @@ func runBaselineServer(args []string, env map[string]string, stdin io.Reader, st
 	// The same GC target as serve, as the in-process baseline shares it.
 	_, restoreGC := gctune.ForServer(env)
 	defer restoreGC()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bl, err := startBaseline(answers)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: baselineHandler(answers), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "baseline listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "baseline listening on %s\n", bl.URL)
 	_, _ = io.Copy(io.Discard, stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = srv.Shutdown(ctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	return err
+	return bl.Close()
 }
 
 func (b *baseline) Close() error { return b.close() }
