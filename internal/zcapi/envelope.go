@@ -40,12 +40,9 @@ type errorBody struct {
 	Message   string `json:"message"`
 }
 
-// encodeSuccess builds {"requestId":id,"response":{"requestId":id,…out}}.
-// A nil out gives "response": null.
-func encodeSuccess(id string, out any) ([]byte, error) { return appendSuccess(nil, id, out) }
-
-// appendSuccess is encodeSuccess into dst's storage (its contents are
-// dropped); the answer may be in dst's array.
+// appendSuccess builds {"requestId":id,"response":{"requestId":id,…out}}
+// in dst's storage (its contents are dropped); the answer may be in dst's
+// array. A nil out gives "response": null.
 func appendSuccess(dst []byte, id string, out any) ([]byte, error) {
 	var idBuf [80]byte
 	idJSON := appendJSONString(idBuf[:0], id)

@@ -61,12 +61,12 @@ func TestEncodeImageQuotaMatchesEncodingJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			for _, id := range []string{NewRequestID(), "T<&>\"\x01é\xff"} {
-				got, err := encodeSuccess(id, tt.resp)
+				got, err := appendSuccess(nil, id, tt.resp)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if want := genericSuccess(t, id, tt.resp); !bytes.Equal(got, want) {
-					t.Fatalf("encodeSuccess(%q):\n got %s\nwant %s", id, got, want)
+					t.Fatalf("appendSuccess(nil, %q):\n got %s\nwant %s", id, got, want)
 				}
 			}
 		})
