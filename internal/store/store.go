@@ -85,15 +85,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	switch {
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return openPostgres(ctx, url, opts)
-	case url == "":
-		return nil, errors.New("store: no database given")
-	default:
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
-		return openSQLite(ctx, path, opts)
+	u, err := ParseURL(url)
+	if err != nil {
+		return nil, err
 	}
+	if u.Engine == EnginePostgres {
+		return openPostgres(ctx, u.DSN, opts)
+	}
+	return openSQLite(ctx, u.Path, opts)
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
