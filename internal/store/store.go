@@ -34,7 +34,7 @@ type Options struct {
 	Secrets *secrets.Box
 }
 
-// DB is a quota.Store on a SQL database.
+// DB is imagequota's state on a SQL database.
 type DB struct {
 	d   dialect
 	w   *sql.DB // transactions that write
@@ -63,7 +63,6 @@ func (db *DB) AppliedAtOpen() []MigrationStatus {
 	return append([]MigrationStatus(nil), db.openApplied...)
 }
 
-var _ quota.Store = (*DB)(nil)
 
 // dialect is what differs between engines.
 type dialect interface {
