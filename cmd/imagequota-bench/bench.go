@@ -15,6 +15,7 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/store"
+	"imagequota/internal/store/seed"
 )
 
 // benchConfig is what a benchmark run is told.
@@ -155,9 +156,9 @@ type target struct {
 	close  func()
 }
 
-// setup starts an in-process server on a fresh store seeded with seed, or
+// setup starts an in-process server on a fresh store seeded as so says, or
 // returns the external endpoint.
-func (b *bench) setup(ctx context.Context, pg string, seed store.SeedOptions) (*target, error) {
+func (b *bench) setup(ctx context.Context, pg string, so seed.Options) (*target, error) {
 	if b.cfg.Endpoint != "" {
 		u, err := (&client.Client{Endpoint: b.cfg.Endpoint}).URL()
 		if err != nil {
@@ -169,7 +170,7 @@ func (b *bench) setup(ctx context.Context, pg string, seed store.SeedOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	res, err := store.Seed(ctx, srv.DB, seed)
+	res, err := seed.Seed(ctx, srv.DB, so)
 	if err != nil {
 		srv.Close()
 		return nil, err
@@ -299,7 +300,7 @@ func authName(mode authMode) string {
 
 // quota is scenarios a and b: DescribeImageQuota for all locations over many accounts.
 func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*report, error) {
-	seed := store.SeedOptions{Accounts: b.cfg.Accounts, Images: b.cfg.Accounts * b.cfg.ImagesPerAccount}
+	seed := seed.Options{Accounts: b.cfg.Accounts, Images: b.cfg.Accounts * b.cfg.ImagesPerAccount}
 	if mode == authBearer {
 		seed.TokenTTL = 24 * time.Hour
 	}
@@ -381,7 +382,7 @@ func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
 	r := &report{ID: id, Unit: "pairs/s", Op: "pair",
 		Title: fmt.Sprintf("CreateImage + DeleteImages pairs, signed, %d accounts with an instance each", b.cfg.Accounts)}
 	fmt.Fprintf(b.out, "== (%s) %s\n", id, r.Title)
-	t, err := b.setup(ctx, pg, store.SeedOptions{Accounts: b.cfg.Accounts})
+	t, err := b.setup(ctx, pg, seed.Options{Accounts: b.cfg.Accounts})
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +445,7 @@ func (b *bench) bigStore(ctx context.Context) (*report, error) {
 	empty := &report{ID: "d0", Unit: "req/s", Op: "DescribeImageQuota",
 		Title: fmt.Sprintf("DescribeImageQuota, signed, empty store: %d accounts, no image", b.cfg.Accounts)}
 	fmt.Fprintf(b.out, "== (d) %s\n", empty.Title)
-	t, err := b.setup(ctx, b.cfg.PGServer, store.SeedOptions{Accounts: b.cfg.Accounts})
+	t, err := b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.Accounts})
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +460,7 @@ func (b *bench) bigStore(ctx context.Context) (*report, error) {
 	r := &report{ID: "d", Unit: "req/s", Op: "DescribeImageQuota", Empty: empty,
 		Title: fmt.Sprintf("DescribeImageQuota, signed, full store: %d images over %d accounts, load over %d of them", b.cfg.BigImages, b.cfg.BigAccounts, min(b.cfg.Accounts, b.cfg.BigAccounts))}
 	fmt.Fprintf(b.out, "== (d) %s\n", r.Title)
-	t, err = b.setup(ctx, b.cfg.PGServer, store.SeedOptions{Accounts: b.cfg.BigAccounts, Images: b.cfg.BigImages})
+	t, err = b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.BigAccounts, Images: b.cfg.BigImages})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"imagequota/internal/store/seed"
 )
 
 const postgresEnv = "IMAGEQUOTA_TEST_POSTGRES"
@@ -173,7 +173,7 @@ func TestScenarios(t *testing.T) {
 // the result: every account with one key (and token), instances in the
 // locations of its images, images spread evenly and never more than the
 // default limit per location.
-func checkSeeded(t *testing.T, url string, o store.SeedOptions, res store.SeedResult) {
+func checkSeeded(t *testing.T, url string, o seed.Options, res seed.Result) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := openStore(ctx, url)
@@ -252,16 +252,16 @@ func TestSeed(t *testing.T) {
 	tests := []struct {
 		name     string
 		postgres bool
-		opts     store.SeedOptions
+		opts     seed.Options
 		wantErr  string
 	}{
-		{name: "ten per account", opts: store.SeedOptions{Accounts: 12, Images: 120}},
-		{name: "uneven", opts: store.SeedOptions{Accounts: 7, Images: 23}},
-		{name: "no images, tokens", opts: store.SeedOptions{Accounts: 5, TokenTTL: time.Hour}},
-		{name: "many per account", opts: store.SeedOptions{Accounts: 3, Images: 50, BatchRows: 7, TxAccounts: 2}},
-		{name: "more than the limit allows", opts: store.SeedOptions{Accounts: 1, Images: 21*quota.DefaultMaxCount + 1}, wantErr: "more than 5 per location"},
-		{name: "images without accounts", opts: store.SeedOptions{Images: 3}, wantErr: "need at least one account"},
-		{name: "postgres", postgres: true, opts: store.SeedOptions{Accounts: 9, Images: 61, TokenTTL: time.Hour, BatchRows: 10}},
+		{name: "ten per account", opts: seed.Options{Accounts: 12, Images: 120}},
+		{name: "uneven", opts: seed.Options{Accounts: 7, Images: 23}},
+		{name: "no images, tokens", opts: seed.Options{Accounts: 5, TokenTTL: time.Hour}},
+		{name: "many per account", opts: seed.Options{Accounts: 3, Images: 50, BatchRows: 7, TxAccounts: 2}},
+		{name: "more than the limit allows", opts: seed.Options{Accounts: 1, Images: 21*quota.DefaultMaxCount + 1}, wantErr: "more than 5 per location"},
+		{name: "images without accounts", opts: seed.Options{Images: 3}, wantErr: "need at least one account"},
+		{name: "postgres", postgres: true, opts: seed.Options{Accounts: 9, Images: 61, TokenTTL: time.Hour, BatchRows: 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,7 +284,7 @@ func TestSeed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := store.Seed(ctx, db, tt.opts)
+			res, err := seed.Seed(ctx, db, tt.opts)
 			db.Close()
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -313,7 +313,7 @@ func TestSeedProgress(t *testing.T) {
 	var calls [][2]int
 	var printed bytes.Buffer
 	printer := seedProgress(&printed, time.Now(), 0)
-	_, err = store.Seed(ctx, db, store.SeedOptions{Accounts: 7, Images: 14, TxAccounts: 3, Progress: func(done, total int) {
+	_, err = seed.Seed(ctx, db, seed.Options{Accounts: 7, Images: 14, TxAccounts: 3, Progress: func(done, total int) {
 		calls = append(calls, [2]int{done, total})
 		printer(done, total)
 	}})
@@ -364,7 +364,7 @@ func TestSeedCommandAndEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	seeded, err := store.Seed(ctx, srv.DB, store.SeedOptions{Accounts: 10, Images: 20, TokenTTL: time.Hour})
+	seeded, err := seed.Seed(ctx, srv.DB, seed.Options{Accounts: 10, Images: 20, TokenTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

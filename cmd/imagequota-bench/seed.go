@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"imagequota/internal/secrets"
-	"imagequota/internal/store"
+	"imagequota/internal/store/seed"
 )
 
 const seedUsage = `imagequota-bench seed: bulk-load accounts, access keys, instances and images.
@@ -79,12 +79,12 @@ func runSeed(ctx context.Context, args []string, env map[string]string, stdout, 
 		return err
 	}
 	defer db.Close()
-	opts := store.SeedOptions{Accounts: *accounts, Images: *images}
+	opts := seed.Options{Accounts: *accounts, Images: *images}
 	if *tokens {
 		opts.TokenTTL = 24 * time.Hour
 	}
 	opts.Progress = seedProgress(stderr, time.Now(), time.Second)
-	res, err := store.Seed(ctx, db, opts)
+	res, err := seed.Seed(ctx, db, opts)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func readKeyFile(path string) ([]credential, error) {
 }
 
 // credentialsOf turns seeded accounts into credentials, each with its first instance.
-func credentialsOf(seeded []store.SeededAccount) []credential {
+func credentialsOf(seeded []seed.Account) []credential {
 	out := make([]credential, 0, len(seeded))
 	for _, a := range seeded {
 		c := credential{keyID: a.AccessKeyID, secret: a.Secret, token: a.Token}

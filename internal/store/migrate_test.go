@@ -18,7 +18,7 @@ import (
 // migrationFiles lists the migration files of one engine.
 func migrationFiles(t *testing.T, engine string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join("migrations", engine))
+	entries, err := os.ReadDir(filepath.Join(engine, "migrations"))
 	if err != nil {
 		t.Fatalf("migrations of %s: %v", engine, err)
 	}

@@ -7,13 +7,14 @@ import (
 
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
+	"imagequota/internal/store/engine"
 )
 
 // plainPrefix marks an access key password kept in the clear (a store opened without a master key).
 const plainPrefix = "plain:"
 
-// sealSecret is how an access key password is stored.
-func (db *DB) sealSecret(keyID, secret string) string {
+// SealSecret is how an access key password is stored.
+func (db *DB) SealSecret(keyID, secret string) string {
 	if db.box == nil {
 		return plainPrefix + secret
 	}
@@ -40,7 +41,7 @@ func (db *DB) SetSecrets(box *secrets.Box) { db.box = box }
 func (db *DB) CheckSecrets(ctx context.Context) error {
 	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT substr(secret, 1, 19) FROM access_keys`)
 	if err != nil {
-		return wrap("check secrets", db.d.interpret(err))
+		return wrap("check secrets", db.e.Interpret(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -58,18 +59,16 @@ func (db *DB) CheckSecrets(ctx context.Context) error {
 			return fmt.Errorf("access key passwords are sealed under master key %s, but the master key file holds key %s: give the right --master-key-file", id, db.box.ID())
 		}
 	}
-	return wrap("check secrets", db.d.interpret(rows.Err()))
+	return wrap("check secrets", db.e.Interpret(rows.Err()))
 }
 
 // RotateSecrets re-seals every access key password under next, in one
 // transaction, and makes next the store's key. It returns how many it re-sealed.
 func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.Actor) (int, error) {
-	n := 0
-	err := db.inTx(ctx, func(ctx context.Context, tx txn) error {
-		n = 0
-		rows, err := tx.QueryContext(ctx, `SELECT id, secret FROM access_keys ORDER BY id`)
+	n, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (int, error) {
+		rows, err := tx.Query(ctx, `SELECT id, secret FROM access_keys ORDER BY id`)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		type kv struct{ id, secret string }
 		var all []kv
@@ -77,29 +76,28 @@ func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.
 			var k kv
 			if err := rows.Scan(&k.id, &k.secret); err != nil {
 				rows.Close()
-				return err
+				return 0, err
 			}
 			all = append(all, k)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		for _, k := range all {
 			plain, err := db.openSecret(k.id, k.secret)
 			if err != nil {
-				return err
+				return 0, err
 			}
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE access_keys SET secret = ? WHERE id = ?`), next.Seal(plain, k.id), k.id); err != nil {
-				return err
+			if _, err := tx.Exec(ctx, db.q(`UPDATE access_keys SET secret = ? WHERE id = ?`), next.Seal(plain, k.id), k.id); err != nil {
+				return 0, err
 			}
-			n++
 		}
 		from := "none"
 		if db.box != nil {
 			from = db.box.ID()
 		}
-		return db.audit(ctx, tx, actor, "", "RotateMasterKey", "master-key", map[string]string{"masterKeyId": from}, map[string]any{"masterKeyId": next.ID(), "accessKeys": n})
+		return len(all), db.audit(ctx, tx, actor, "", "RotateMasterKey", "master-key", map[string]string{"masterKeyId": from}, map[string]any{"masterKeyId": next.ID(), "accessKeys": len(all)})
 	})
 	if err != nil {
 		return 0, wrap("rotate secrets", err)

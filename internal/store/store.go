@@ -1,6 +1,10 @@
-// Package store keeps imagequota's state in SQLite (embedded, the default) or
-// PostgreSQL. Both engines share one implementation in SQL; the differences
-// (connection setup, locking, error codes, migrations) live in a dialect.
+// Package store keeps imagequota's state in a SQL database, SQLite (embedded,
+// the default) or PostgreSQL. It holds what the statements mean, filed by
+// entity (accounts.go, keys.go, instances.go, images.go, limits.go, usage.go,
+// audit.go, …) and written once for both engines; everything that differs
+// between engines — opening, migrations, driver errors, locks, the change
+// versions of the read cache, speed-ups — lives in the engine packages
+// (internal/store/sqlite, internal/store/postgres) behind engine.Engine.
 package store
 
 import (
@@ -9,14 +13,13 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
+	"imagequota/internal/store/engine"
 )
 
 // Options tune a store.
@@ -32,13 +35,15 @@ type Options struct {
 	// Secrets seals access key passwords at rest. Without it they are kept
 	// in the clear (marked "plain:"); serve and admin always set it.
 	Secrets *secrets.Box
+	// NoWALHeader makes SQLite's read cache observe changes with PRAGMA
+	// data_version alone (see internal/store/sqlite); for measurements.
+	NoWALHeader bool
 }
 
 // DB is imagequota's state on a SQL database.
 type DB struct {
-	d   dialect
-	w   *sql.DB // transactions that write
-	r   *sql.DB // reads
+	e   engine.Engine
+	r   *sql.DB // e.Reader()
 	now func() time.Time
 	// afterCheck is Options.AfterAdmissionCheck.
 	afterCheck func(accountID, locationID string, count, max int)
@@ -47,14 +52,20 @@ type DB struct {
 	qmu     sync.RWMutex
 	queries map[string]string
 
-	// cache serves credentials and usage from memory (cache.go); sv is its
-	// SQLite version source, nil on PostgreSQL.
+	// cache serves credentials and usage from memory (cache.go).
 	cache *readCache
-	sv    *sqliteVersions
-	// batch, on SQLite, commits concurrent write transactions together (batch.go).
-	batch *batcher
 	// openApplied are the migrations Open applied (SQLite migrates when opened).
 	openApplied []MigrationStatus
+}
+
+// New makes a store on an opened engine; it neither migrates nor checks it.
+func New(e engine.Engine, opts Options) *DB {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	v := e.Versions()
+	return &DB{e: e, r: e.Reader(), now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets,
+		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick)}
 }
 
 // AppliedAtOpen returns the migrations Open applied: on SQLite, which is
@@ -63,73 +74,32 @@ func (db *DB) AppliedAtOpen() []MigrationStatus {
 	return append([]MigrationStatus(nil), db.openApplied...)
 }
 
-
-// dialect is what differs between engines.
-type dialect interface {
-	name() string
-	// rebind turns '?' placeholders into the engine's.
-	rebind(q string) string
-	// lock serialises transactions that take the same key until they end.
-	lock(ctx context.Context, tx txn, key string) error
-	// interpret turns a driver error into a *quota.Error where it means one.
-	interpret(err error) error
-	migrations() []migration
-}
-
-// Open opens the store at url: "postgres://…" or "postgresql://…" for
-// PostgreSQL; "sqlite:PATH", "file:PATH" or a plain path for SQLite. SQLite is
-// created and migrated on open; PostgreSQL must be migrated with Migrate and
-// is refused when its schema is behind, unless allowBehind is set.
-func Open(ctx context.Context, url string, opts Options) (*DB, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	u, err := ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	if u.Engine == EnginePostgres {
-		return openPostgres(ctx, u.DSN, opts)
-	}
-	return openSQLite(ctx, u.Path, opts)
-}
-
 // Engine names the database engine: "sqlite" or "postgres".
-func (db *DB) Engine() string { return db.d.name() }
+func (db *DB) Engine() string { return db.e.Name() }
 
-// Close closes the pools.
-func (db *DB) Close() error {
-	if db.batch != nil {
-		db.batch.close()
-	}
-	err := db.w.Close()
-	if db.r != db.w {
-		err = errors.Join(err, db.r.Close())
-	}
-	if db.sv != nil {
-		err = errors.Join(err, db.sv.close())
-	}
-	return err
-}
+// Close closes the engine: on SQLite, after the writes already queued.
+func (db *DB) Close() error { return db.e.Close() }
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.r.PingContext(ctx); err != nil {
-		return db.d.interpret(err)
-	}
 	var one int
 	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return db.d.interpret(err)
+		return db.e.Interpret(err)
 	}
 	return nil
 }
 
 // Pools returns the connection pools by name, for metrics.
-func (db *DB) Pools() map[string]*sql.DB {
-	if db.r == db.w {
-		return map[string]*sql.DB{"db": db.w}
+func (db *DB) Pools() map[string]*sql.DB { return db.e.Pools() }
+
+// BatchStats returns how many write transactions the SQLite writer ran and
+// how many writes they carried in all (their ratio is the mean batch size);
+// zeros on an engine that does not commit writes together.
+func (db *DB) BatchStats() (batches, writes uint64) {
+	if b, ok := db.e.(interface{ BatchStats() (uint64, uint64) }); ok {
+		return b.BatchStats()
 	}
-	return map[string]*sql.DB{"db_write": db.w, "db_read": db.r}
+	return 0, 0
 }
 
 // q returns query s with the engine's placeholders, cached.
@@ -140,55 +110,33 @@ func (db *DB) q(s string) string {
 	if ok {
 		return r
 	}
-	r = db.d.rebind(s)
+	r = db.e.Rebind(s)
 	db.qmu.Lock()
 	db.queries[s] = r
 	db.qmu.Unlock()
 	return r
 }
 
-// txn is what a write runs its statements on: a *sql.Tx (PostgreSQL), or
-// the SQLite writer's connection inside the transaction its batch began.
-type txn interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// inTx runs fn in a write transaction, committing when it returns nil. On
-// SQLite the transaction may be shared with other writes (batch.go); fn's
-// changes are kept or undone as a whole either way. fn may run more than
-// once (when a write batched with it fails after changing something), so it
-// sets its results afresh each time and changes the database only through
-// tx.ExecContext.
-func (db *DB) inTx(ctx context.Context, fn func(ctx context.Context, tx txn) error) error {
-	return db.inTxReq(ctx, &writeReq{fn: fn})
-}
-
-// inTxScopes is inTx for a write that changes no cache_versions scope but
-// scopes: on SQLite, the read cache then keeps what it knows of every other
-// scope across the commit instead of reading the versions again.
-func (db *DB) inTxScopes(ctx context.Context, scopes []string, fn func(ctx context.Context, tx txn) error) error {
-	return db.inTxReq(ctx, &writeReq{fn: fn, scoped: true, scopes: scopes})
-}
-
-func (db *DB) inTxReq(ctx context.Context, req *writeReq) error {
-	fn := req.fn
-	if db.batch != nil {
-		return db.d.interpret(db.batch.do(ctx, req))
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
+// write runs fn as one write transaction (see engine.Tx: fn may run more
+// than once, and changes the database only through tx.Exec) and returns what
+// its last run returned: a result is never left over from an earlier run.
+func write[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (T, error) {
+	var out T
+	err := db.e.Write(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
 	if err != nil {
-		return db.d.interpret(err)
+		var zero T
+		return zero, err
 	}
-	if err := fn(ctx, tx); err != nil {
-		_ = tx.Rollback()
-		return db.d.interpret(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return db.d.interpret(err)
-	}
-	return nil
+	return out, nil
+}
+
+// exec runs fn as one write transaction that returns nothing but an error.
+func (db *DB) exec(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	return db.e.Write(ctx, fn)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -203,16 +151,14 @@ func newID(prefix string, n int) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// newSecret returns a random URL-safe string of n random bytes.
-func newSecret(n int) string {
+// NewSecret returns a random URL-safe string of n random bytes.
+func NewSecret(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
+func placeholders(n int) string { return engine.Placeholders(n) }
 
 func anySlice(ss []string) []any {
 	out := make([]any, len(ss))
@@ -220,6 +166,27 @@ func anySlice(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// missing names the row a statement must change: its not-found error is
+// built only when the row is missing.
+type missing struct{ code, what, id string }
+
+// execOne runs a statement that must change exactly one row; otherwise it
+// fails with m's not-found error.
+func execOne(ctx context.Context, tx *engine.Tx, q string, m missing, args ...any) error {
+	res, err := tx.Exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return notFound(m.code, m.what, m.id)
+	}
+	return nil
 }
 
 func notFound(code, what, id string) error {
@@ -251,3 +218,12 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }
+
+// Bulk runs fn on a connection of its own, outside any transaction, set up by
+// the engine for loading much data at once (package seed).
+func (db *DB) Bulk(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	return db.e.Bulk(ctx, fn)
+}
+
+// Rebind turns the '?' placeholders of a statement into the engine's.
+func (db *DB) Rebind(q string) string { return db.e.Rebind(q) }

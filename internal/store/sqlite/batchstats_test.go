@@ -1,10 +1,13 @@
-package store
+package sqlite_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"imagequota/internal/store"
+	"imagequota/internal/store/engine"
+	"imagequota/internal/store/sqlite"
 )
 
 // TestBatchStatsCountWrites checks that BatchStats counts every write once
@@ -21,17 +24,13 @@ func TestBatchStatsCountWrites(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := Open(t.Context(), filepath.Join(t.TempDir(), "quota.db"), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = db.Close() })
+			db, e := open(t, tempPath(t), sqlite.Options{}, store.Options{})
 			b0, w0 := db.BatchStats()
 			var wg sync.WaitGroup
 			for range tt.writes {
 				wg.Go(func() {
-					if err := db.inTx(context.Background(), func(ctx context.Context, tx txn) error {
-						_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (lower(hex(randomblob(8))), 'x', 0, 0)`)
+					if err := e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
+						_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (lower(hex(randomblob(8))), 'x', 0, 0)`)
 						return err
 					}); err != nil {
 						t.Error(err)

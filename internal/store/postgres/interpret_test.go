@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -58,7 +58,7 @@ func TestPostgresInterpret(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := postgresDialect{}.interpret(tc.err)
+			got := interpret(tc.err)
 			if code := quota.ErrorCode(got); code != tc.code {
 				t.Fatalf("interpret(%v) = %v (code %q), want code %q", tc.err, got, code, tc.code)
 			}

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -15,11 +15,13 @@ import (
 // commit's (cachedWithoutArgs).
 
 // cachedWithoutArgs are the statements without arguments that are cached
-// all the same: the group commit's BEGIN, COMMIT and ROLLBACK, run once per
-// batch, and its savepoints, run around every write (batch.go).
+// all the same: the group commit's BEGIN, COMMIT and ROLLBACK and its read
+// of the scopes a batch changed, run once per batch, and its savepoints, run
+// around every write (batch.go).
 var cachedWithoutArgs = map[string]bool{
 	beginSQL: true, commitSQL: true, rollbackSQL: true,
 	savepointSQL: true, releaseSQL: true, rollbackToSQL: true,
+	touchedSQL: true,
 }
 
 // maxCachedStmts bounds the statements kept per connection; past it, new
@@ -79,7 +81,7 @@ var (
 func (c *stmtCacheConn) full() innerConn {
 	ic, ok := c.inner.(innerConn)
 	if !ok {
-		panic("store: the SQLite driver's connection lacks the context methods")
+		panic("sqlite: the SQLite driver's connection lacks the context methods")
 	}
 	return ic
 }

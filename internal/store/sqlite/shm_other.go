@@ -1,6 +1,6 @@
 //go:build !linux
 
-package store
+package sqlite
 
 // walHeaderSize is the size of the WAL-index header (see shm_linux.go).
 const walHeaderSize = 96

@@ -1,36 +1,37 @@
-package store
+package sqlite_test
 
 import (
 	"context"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/store/engine"
+	"imagequota/internal/store/sqlite"
 )
 
 // versionsEnv is two handles on one SQLite file: reader's cache is under
 // test, writer stands for another process.
 type versionsEnv struct {
-	reader, writer *DB
-	acct           quota.Account
-	inst           quota.Instance
+	reader, writer *store.DB
+	// eng is the reader's engine, v its version source.
+	eng  *sqlite.Engine
+	v    engine.Versions
+	path string
+	acct quota.Account
+	inst quota.Instance
 }
 
-func setupVersions(t *testing.T) *versionsEnv {
+func setupVersions(t *testing.T, o sqlite.Options) *versionsEnv {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "quota.db")
+	path := tempPath(t)
 	ctx := t.Context()
-	open := func() *DB {
-		db, err := Open(ctx, path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
-	e := &versionsEnv{reader: open(), writer: open()}
+	e := &versionsEnv{path: path}
+	e.reader, e.eng = open(t, path, o, store.Options{})
+	e.writer, _ = open(t, path, sqlite.Options{}, store.Options{})
+	e.v = e.eng.Versions()
 	var err error
 	if e.acct, err = e.writer.CreateAccount(ctx, "versions"); err != nil {
 		t.Fatal(err)
@@ -79,17 +80,17 @@ func TestVersionsSkipQueryOnlyWhileNothingCommitted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := setupVersions(t)
+			e := setupVersions(t, sqlite.Options{})
 			ctx := t.Context()
-			sv, w := e.reader.sv, e.reader.cache.watch
-			cred, usage := credScope(e.acct.ID), e.acct.ID
+			sv := e.v
+			cred, usage := "cred:"+e.acct.ID, e.acct.ID
 			// Two observations: the first maps the header, the second reads it.
 			for range 2 {
-				if _, err := w.observe(ctx, cred, usage); err != nil {
+				if _, err := sv.Fetch(ctx, []string{cred, usage}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			before, ok := sv.quick([]string{cred, usage})
+			before, ok := sv.Quick([]string{cred, usage})
 			if runtime.GOOS == "linux" && !ok {
 				t.Fatal("nothing was committed, yet the header check did not answer")
 			}
@@ -97,10 +98,10 @@ func TestVersionsSkipQueryOnlyWhileNothingCommitted(t *testing.T) {
 				t.Fatal(err)
 			}
 			committed := tt.credBump || tt.usageBump
-			if _, ok := sv.quick([]string{cred, usage}); ok && committed {
+			if _, ok := sv.Quick([]string{cred, usage}); ok && committed {
 				t.Fatal("the header check answered after another handle committed")
 			}
-			after, err := w.observe(ctx, cred, usage)
+			after, err := sv.Fetch(ctx, []string{cred, usage})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,40 +114,37 @@ func TestVersionsSkipQueryOnlyWhileNothingCommitted(t *testing.T) {
 				}
 			}
 			// Observed again with nothing committed since: answered from the header.
-			if _, err := w.observe(ctx, cred, usage); err != nil {
+			if _, err := sv.Fetch(ctx, []string{cred, usage}); err != nil {
 				t.Fatal(err)
 			}
-			if again, ok := sv.quick([]string{cred, usage}); runtime.GOOS == "linux" && (!ok || again[cred] != after[cred] || again[usage] != after[usage]) {
+			if again, ok := sv.Quick([]string{cred, usage}); runtime.GOOS == "linux" && (!ok || again[cred] != after[cred] || again[usage] != after[usage]) {
 				t.Fatalf("after the observation: quick = %v, %v; want %v", again, ok, after)
 			}
 		})
 	}
 }
 
-// TestVersionsWithoutHeader checks that a missing mapping only costs queries.
+// TestVersionsWithoutHeader checks that observing without the header (as
+// NoWALHeader asks) only costs queries.
 func TestVersionsWithoutHeader(t *testing.T) {
 	t.Parallel()
-	e := setupVersions(t)
+	e := setupVersions(t, sqlite.Options{NoWALHeader: true})
 	ctx := t.Context()
-	sv := e.reader.sv
-	sv.mu.Lock()
-	sv.forget()
-	sv.shm = filepath.Join(t.TempDir(), "missing-shm")
-	sv.mu.Unlock()
+	sv := e.v
 	usage := e.acct.ID
 	for i := range 3 {
-		before, err := sv.fetch(ctx, []string{usage})
+		before, err := sv.Fetch(ctx, []string{usage})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := sv.quick([]string{usage}); ok {
+		if _, ok := sv.Quick([]string{usage}); ok {
 			t.Fatal("the header check answered without a mapping")
 		}
 		if _, _, err := e.writer.CreateImage(ctx, quota.CreateImageInput{AccountID: e.acct.ID, InstanceID: e.inst.ID,
 			Name: "img", DefaultMax: 10, Now: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		after, err := sv.fetch(ctx, []string{usage})
+		after, err := sv.Fetch(ctx, []string{usage})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +181,7 @@ func TestCacheWithoutVersionsTable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := setupVersions(t)
+			e := setupVersions(t, sqlite.Options{})
 			ctx := t.Context()
 			key, err := e.writer.CreateAccessKey(ctx, e.acct.ID)
 			if err != nil {
@@ -197,7 +195,7 @@ func TestCacheWithoutVersionsTable(t *testing.T) {
 				Name: "img", DefaultMax: 10, Now: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.writer.w.ExecContext(ctx, `ALTER TABLE cache_versions RENAME TO cache_versions_gone`); err != nil {
+			if _, err := raw(t, e.path).ExecContext(ctx, `ALTER TABLE cache_versions RENAME TO cache_versions_gone`); err != nil {
 				t.Fatal(err)
 			}
 			for range 2 {
@@ -213,75 +211,141 @@ func TestCacheWithoutVersionsTable(t *testing.T) {
 	}
 }
 
-// TestVersionsKeptAcrossOwnCommits checks that an image write through a
-// handle's own writer leaves what its read cache knows of other scopes
-// usable without a query, forgets the written scope, and that a commit by
-// another handle slipped in right after its own is not taken for it.
+// TestVersionsKeptAcrossOwnCommits checks that a write through a handle's own
+// writer leaves what its read cache knows of other scopes usable without a
+// query and forgets exactly the scopes the write changed — which the engine
+// learns from the triggers, whatever the write — and that a commit by another
+// handle slipped in right after its own is not taken for it.
 func TestVersionsKeptAcrossOwnCommits(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the WAL-index header is read on Linux only")
 	}
 	t.Parallel()
-	for _, foreign := range []bool{false, true} {
-		t.Run(map[bool]string{false: "own commit only", true: "another commit right after"}[foreign], func(t *testing.T) {
+	tests := []struct {
+		name    string
+		write   func(ctx context.Context, e *versionsEnv) error
+		changed func(e *versionsEnv) string // the one scope the write changes
+		foreign bool
+	}{
+		{"image", func(ctx context.Context, e *versionsEnv) error {
+			_, _, err := e.reader.CreateImage(ctx, quota.CreateImageInput{AccountID: e.acct.ID, InstanceID: e.inst.ID,
+				Name: "img", DefaultMax: 10, Now: time.Now()})
+			return err
+		}, func(e *versionsEnv) string { return e.acct.ID }, false},
+		{"limit", func(ctx context.Context, e *versionsEnv) error {
+			_, err := e.reader.SetLimit(ctx, quota.LimitOverride{AccountID: e.acct.ID, LocationID: "asia-east-1", MaxCount: 9}, quota.Actor{})
+			return err
+		}, func(e *versionsEnv) string { return e.acct.ID }, false},
+		{"access key", func(ctx context.Context, e *versionsEnv) error {
+			_, err := e.reader.CreateAccessKey(ctx, e.acct.ID)
+			return err
+		}, func(e *versionsEnv) string { return "cred:" + e.acct.ID }, false},
+		{"image, then another handle's commit", func(ctx context.Context, e *versionsEnv) error {
+			_, _, err := e.reader.CreateImage(ctx, quota.CreateImageInput{AccountID: e.acct.ID, InstanceID: e.inst.ID,
+				Name: "img", DefaultMax: 10, Now: time.Now()})
+			return err
+		}, func(e *versionsEnv) string { return e.acct.ID }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := setupVersions(t)
+			e := setupVersions(t, sqlite.Options{})
 			ctx := t.Context()
 			other, err := e.writer.CreateAccount(ctx, "other")
 			if err != nil {
 				t.Fatal(err)
 			}
-			sv, w := e.reader.sv, e.reader.cache.watch
-			cred, usage, otherUsage := credScope(e.acct.ID), e.acct.ID, other.ID
-			scopes := []string{cred, usage, otherUsage}
+			sv := e.v
+			changed := tt.changed(e)
+			scopes := []string{"cred:" + e.acct.ID, e.acct.ID, other.ID}
 			for range 2 {
-				if _, err := w.observe(ctx, scopes...); err != nil {
+				if _, err := sv.Fetch(ctx, scopes); err != nil {
 					t.Fatal(err)
 				}
 			}
-			before, ok := sv.quick(scopes)
+			before, ok := sv.Quick(scopes)
 			if !ok {
 				t.Fatal("nothing was committed, yet the header check did not answer")
 			}
-			if foreign {
-				e.reader.batch.afterCommit = func() {
-					e.reader.batch.afterCommit = nil
+			if tt.foreign {
+				e.eng.SetAfterCommit(func() {
+					e.eng.SetAfterCommit(nil)
 					if _, err := e.writer.SetLimit(ctx, quota.LimitOverride{AccountID: other.ID, LocationID: "asia-east-1", MaxCount: 3}, quota.Actor{}); err != nil {
 						t.Error(err)
 					}
-				}
+				})
 			}
-			if _, _, err := e.reader.CreateImage(ctx, quota.CreateImageInput{AccountID: e.acct.ID, InstanceID: e.inst.ID,
-				Name: "img", DefaultMax: 10, Now: time.Now()}); err != nil {
+			if err := tt.write(ctx, e); err != nil {
 				t.Fatal(err)
 			}
-			if foreign {
-				if _, ok := sv.quick([]string{cred}); ok {
+			if tt.foreign {
+				if _, ok := sv.Quick([]string{"cred:" + e.acct.ID}); ok {
 					t.Fatal("the header check answered after another handle committed")
 				}
-				after, err := w.observe(ctx, scopes...)
+				after, err := sv.Fetch(ctx, scopes)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if after[otherUsage] == before[otherUsage] {
-					t.Fatalf("the other account's limit was set, yet its version stayed %d", after[otherUsage])
+				if after[other.ID] == before[other.ID] {
+					t.Fatalf("the other account's limit was set, yet its version stayed %d", after[other.ID])
 				}
 				return
 			}
-			kept, ok := sv.quick([]string{cred, otherUsage})
-			if !ok || kept[cred] != before[cred] || kept[otherUsage] != before[otherUsage] {
-				t.Fatalf("after its own image write: quick = %v, %v; want %v", kept, ok, before)
+			var unchanged []string
+			for _, s := range scopes {
+				if s != changed {
+					unchanged = append(unchanged, s)
+				}
 			}
-			if _, ok := sv.quick([]string{usage}); ok {
-				t.Fatal("the written account's usage scope was still taken as known")
+			kept, ok := sv.Quick(unchanged)
+			if !ok {
+				t.Fatalf("after its own write: the scopes it did not change (%v) were forgotten", unchanged)
 			}
-			after, err := w.observe(ctx, usage)
+			for _, s := range unchanged {
+				if kept[s] != before[s] {
+					t.Fatalf("after its own write: scope %q = %d, want %d", s, kept[s], before[s])
+				}
+			}
+			if _, ok := sv.Quick([]string{changed}); ok {
+				t.Fatalf("the written scope %q was still taken as known", changed)
+			}
+			after, err := sv.Fetch(ctx, []string{changed})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if after[usage] <= before[usage] {
-				t.Fatalf("usage version %d after an image write, %d before", after[usage], before[usage])
+			if after[changed] <= before[changed] {
+				t.Fatalf("scope %q: version %d after the write, %d before", changed, after[changed], before[changed])
 			}
 		})
+	}
+}
+
+// TestWALHeaderLayout pins the parts of SQLite's WAL-index header that the
+// read cache relies on (shm_linux.go): valid copies that read as such, and a
+// change counter that moves by exactly one per commit. It fails when a
+// SQLite upgrade changes the layout.
+func TestWALHeaderLayout(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the WAL-index header is read on Linux only")
+	}
+	t.Parallel()
+	e := setupVersions(t, sqlite.Options{})
+	ctx := t.Context()
+	// An observation maps the header.
+	if _, err := e.v.Fetch(ctx, []string{e.acct.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		before, ok := e.eng.WALChangeCounter()
+		if !ok {
+			t.Fatalf("round %d: the WAL-index header does not read as valid (version, isInit, two equal copies)", i)
+		}
+		if _, err := raw(t, e.path).ExecContext(ctx, `UPDATE accounts SET name = name WHERE id = ?`, e.acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		after, ok := e.eng.WALChangeCounter()
+		if !ok || after != before+1 {
+			t.Fatalf("round %d: change counter %d after one commit, %d before (ok %v): want one more", i, after, before, ok)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,9 +6,11 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"imagequota/internal/store/engine"
 )
 
-// Group commit (SQLite). Every SQLite write transaction runs on the one
+// Group commit. Every SQLite write transaction runs on the one
 // writer connection and ends with an fsync (synchronous=FULL), so one
 // transaction per request caps writes at about one fsync each. Instead, one
 // writer goroutine takes the queued writes in arrival order and applies as
@@ -32,6 +34,9 @@ const (
 	savepointSQL  = `SAVEPOINT w`
 	releaseSQL    = `RELEASE w`
 	rollbackToSQL = `ROLLBACK TO w`
+	// touchedSQL reads and empties the scopes whose version the
+	// transaction's writes bumped (migration 0004's triggers record them).
+	touchedSQL = `DELETE FROM cache_touched RETURNING scope`
 )
 
 // maxBatch bounds the writes committed together.
@@ -41,12 +46,8 @@ var errStoreClosed = errors.New("store: closed")
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx txn) error
+	fn   func(ctx context.Context, tx *engine.Tx) error
 	done chan error
-	// scoped says that the write changes no cache_versions scope but
-	// scopes (see sqliteVersions.committed).
-	scoped bool
-	scopes []string
 }
 
 // wctx is the context a write's statements run with: the caller's values
@@ -59,8 +60,8 @@ func (r *writeReq) wctx() context.Context { return context.WithoutCancel(r.ctx) 
 
 type batcher struct {
 	w *sql.DB
-	// versions, when set, is told of each commit of scoped writes only.
-	versions *sqliteVersions
+	// versions, when set, is told of each commit and the scopes it changed.
+	versions *versions
 	// afterCommit, when set, runs after each COMMIT returned (tests).
 	afterCommit func()
 
@@ -74,17 +75,7 @@ type batcher struct {
 	batches, writes atomic.Uint64
 }
 
-// BatchStats returns how many write transactions the SQLite writer ran and
-// how many writes they carried in all (their ratio is the mean batch size);
-// zeros on PostgreSQL, where writes are not batched.
-func (db *DB) BatchStats() (batches, writes uint64) {
-	if db.batch == nil {
-		return 0, 0
-	}
-	return db.batch.batches.Load(), db.batch.writes.Load()
-}
-
-func newBatcher(w *sql.DB, versions *sqliteVersions) *batcher {
+func newBatcher(w *sql.DB, versions *versions) *batcher {
 	b := &batcher{w: w, versions: versions, queue: make(chan *writeReq, 4*maxBatch), exited: make(chan struct{})}
 	go b.loop()
 	return b
@@ -92,11 +83,11 @@ func newBatcher(w *sql.DB, versions *sqliteVersions) *batcher {
 
 // do runs fn in a write transaction shared with other writes, and returns
 // fn's error, or the error that kept the transaction from committing.
-func (b *batcher) do(ctx context.Context, req *writeReq) error {
+func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req.ctx, req.done = ctx, make(chan error, 1)
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -175,63 +166,64 @@ func (b *batcher) apply(batch []*writeReq, errs []error) error {
 	// Read once the write lock is held (BEGIN IMMEDIATE): the last commit
 	// of anyone, and nobody else can commit until this one has.
 	var before [walHeaderSize]byte
-	track := b.versions != nil && allScoped(batch) && b.versions.header(&before)
+	track := b.versions != nil && b.versions.header(&before)
 	if track {
 		defer b.versions.end(b.versions.begin(&before))
 	}
-	committed, err := b.applyIn(ctx, c, batch, errs)
+	committed, scopes, err := b.applyIn(ctx, c, batch, errs)
 	if !committed {
 		return err
 	}
 	if b.afterCommit != nil {
 		b.afterCommit()
 	}
-	if track {
+	if track && scopes != nil {
 		var after [walHeaderSize]byte
 		if b.versions.header(&after) {
-			b.versions.committed(&before, &after, batch)
+			b.versions.committed(&before, &after, scopes)
 		}
 	}
 	return nil
 }
 
 // applyIn runs the writes in the transaction begun on c and ends it. It
-// reports whether it committed, or else the error that failed every write,
+// reports whether it committed, with the scopes the transaction changed (nil
+// when they could not be read), or else the error that failed every write,
 // if any.
 //
 // The writes first run one after the other with nothing between them: a
 // write that fails before changing anything (over quota, not found: every
 // check comes before the first change) leaves nothing to undo. Only when a
-// write fails after a change of its own (batchConn.wrote) is the whole
+// write fails after a change of its own (Tx.Wrote) is the whole
 // transaction rolled back and the batch run again, each write inside a
 // SAVEPOINT of its own (applySaved), so that it fails alone.
-func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error) (bool, error) {
-	rollback := func(err error) (bool, error) {
+func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error) (bool, []string, error) {
+	rollback := func(err error) (bool, []string, error) {
 		// After some errors SQLite has already rolled back; this then fails
 		// harmlessly.
 		_, _ = c.ExecContext(ctx, rollbackSQL)
-		return false, err
+		return false, nil, err
 	}
-	bc := &batchConn{Conn: c}
+	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		bc.wrote = false
-		if errs[i] = r.fn(r.wctx(), bc); errs[i] == nil {
+		tx.Reset()
+		if errs[i] = r.fn(r.wctx(), tx); errs[i] == nil {
 			ok++
 			continue
 		}
-		if !bc.wrote {
+		if !tx.Wrote() {
 			continue
 		}
 		if len(batch) == 1 {
 			return rollback(nil)
 		}
 		if _, err := c.ExecContext(ctx, rollbackSQL); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if _, err := c.ExecContext(ctx, beginSQL); err != nil {
 			return rollback(err)
@@ -247,7 +239,8 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 
 // applySaved runs the writes in the transaction begun on c, each inside a
 // savepoint of its own, and ends it.
-func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error, rollback func(error) (bool, error)) (bool, error) {
+func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq, errs []error, rollback func(error) (bool, []string, error)) (bool, []string, error) {
+	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -257,7 +250,7 @@ func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq
 		if _, err := c.ExecContext(ctx, savepointSQL); err != nil {
 			return rollback(err)
 		}
-		if errs[i] = r.fn(r.wctx(), c); errs[i] != nil {
+		if errs[i] = r.fn(r.wctx(), tx); errs[i] != nil {
 			if _, err := c.ExecContext(ctx, rollbackToSQL); err != nil {
 				// The transaction itself failed (SQLite rolls it back on some
 				// I/O errors): nothing of the batch stands.
@@ -276,34 +269,36 @@ func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq
 	return commit(ctx, c, rollback)
 }
 
-// commit commits the transaction begun on c, or rolls it back when COMMIT
-// fails.
-func commit(ctx context.Context, c *sql.Conn, rollback func(error) (bool, error)) (bool, error) {
+// commit reads the scopes the transaction changed and commits it, or rolls
+// it back when COMMIT fails.
+func commit(ctx context.Context, c *sql.Conn, rollback func(error) (bool, []string, error)) (bool, []string, error) {
+	scopes := touched(ctx, c)
 	if _, err := c.ExecContext(ctx, commitSQL); err != nil {
 		return rollback(err)
 	}
-	return true, nil
+	return true, scopes, nil
 }
 
-// batchConn is the writer's connection as a batch's writes see it: it notes
-// whether the current write ran a statement that may have changed the
-// database. Writes change it with ExecContext only (no RETURNING).
-type batchConn struct {
-	*sql.Conn
-	wrote bool
-}
-
-func (bc *batchConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	bc.wrote = true
-	return bc.Conn.ExecContext(ctx, query, args...)
-}
-
-// allScoped reports whether every write of batch names the scopes it changes.
-func allScoped(batch []*writeReq) bool {
-	for _, r := range batch {
-		if !r.scoped {
-			return false
-		}
+// touched empties cache_touched and returns the scopes it held: those whose
+// version the transaction bumped. It returns nil when they cannot be read (a
+// database not yet migrated so far): the read cache then observes the
+// commit like anyone else's.
+func touched(ctx context.Context, c *sql.Conn) []string {
+	rows, err := c.QueryContext(ctx, touchedSQL)
+	if err != nil {
+		return nil
 	}
-	return true
+	defer rows.Close()
+	scopes := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil
+		}
+		scopes = append(scopes, s)
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	return scopes
 }

@@ -1,15 +1,17 @@
-package store
+package sqlite_test
 
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/store/engine"
+	"imagequota/internal/store/sqlite"
 )
 
 // TestGroupCommitMixedBatch: writes queued behind a paused writer are
@@ -35,11 +37,7 @@ func TestGroupCommitMixedBatch(t *testing.T) {
 			<-release
 		}
 	}
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "imagequota.db"), Options{AfterAdmissionCheck: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, eng := open(t, tempPath(t), sqlite.Options{}, store.Options{AfterAdmissionCheck: hook})
 	acct, err := db.CreateAccount(ctx, "batch")
 	if err != nil {
 		t.Fatal(err)
@@ -84,9 +82,9 @@ func TestGroupCommitMixedBatch(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(db.batch.queue) < queued {
+	for eng.QueueLen() < queued {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d writes queued behind the paused writer", len(db.batch.queue), queued)
+			t.Fatalf("only %d of %d writes queued behind the paused writer", eng.QueueLen(), queued)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -144,8 +142,12 @@ func TestGroupCommitMixedBatch(t *testing.T) {
 // TestGroupCommitAfterClose: a write after Close fails instead of hanging.
 func TestGroupCommitAfterClose(t *testing.T) {
 	t.Parallel()
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "imagequota.db"), Options{})
+	e, err := sqlite.Open(t.Context(), tempPath(t), sqlite.Options{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	db := store.New(e, store.Options{})
+	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -162,20 +164,17 @@ func TestGroupCommitAfterClose(t *testing.T) {
 func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "imagequota.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	insert := func(ctx context.Context, tx txn, name string) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, 0, 0)`, "acc-"+name, name)
+	path := tempPath(t)
+	db, e := open(t, path, sqlite.Options{}, store.Options{})
+	insert := func(ctx context.Context, tx *engine.Tx, name string) error {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, 0, 0)`, "acc-"+name, name)
 		return err
 	}
 	boom := errors.New("boom")
 	paused, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- db.inTx(context.Background(), func(ctx context.Context, tx txn) error {
+		first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
 			close(paused)
 			<-release
 			return insert(ctx, tx, "first")
@@ -184,24 +183,24 @@ func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 	<-paused // the writer runs the first write; the next three queue behind it
 	writes := []struct {
 		name string
-		fn   func(ctx context.Context, tx txn) error
+		fn   func(ctx context.Context, tx *engine.Tx) error
 		want error
 	}{
-		{"before", func(ctx context.Context, tx txn) error { return insert(ctx, tx, "before") }, nil},
-		{"failing", func(ctx context.Context, tx txn) error {
+		{"before", func(ctx context.Context, tx *engine.Tx) error { return insert(ctx, tx, "before") }, nil},
+		{"failing", func(ctx context.Context, tx *engine.Tx) error {
 			if err := insert(ctx, tx, "failing"); err != nil {
 				return err
 			}
 			return boom
 		}, boom},
-		{"after", func(ctx context.Context, tx txn) error { return insert(ctx, tx, "after") }, nil},
+		{"after", func(ctx context.Context, tx *engine.Tx) error { return insert(ctx, tx, "after") }, nil},
 	}
 	results := make([]chan error, len(writes))
 	for i, w := range writes {
 		results[i] = make(chan error, 1)
-		go func() { results[i] <- db.inTx(context.Background(), w.fn) }()
+		go func() { results[i] <- e.Write(context.Background(), w.fn) }()
 		// One at a time, so that they queue in this order.
-		for deadline := time.Now().Add(30 * time.Second); len(db.batch.queue) < i+1; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("write %q did not queue", w.name)
 			}
@@ -221,7 +220,7 @@ func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 		t.Errorf("%d transactions, want 2 (the first write, then the three queued behind it)", b1-b0)
 	}
 	var names []string
-	rows, err := db.r.QueryContext(ctx, `SELECT name FROM accounts ORDER BY name`)
+	rows, err := raw(t, path).QueryContext(ctx, `SELECT name FROM accounts ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}

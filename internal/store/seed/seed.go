@@ -1,4 +1,6 @@
-package store
+// Package seed bulk-loads test data — accounts with keys and tokens,
+// instances and custom images — into a store, for benchmarks and tests.
+package seed
 
 import (
 	"context"
@@ -12,10 +14,12 @@ import (
 	"time"
 
 	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/store/engine"
 )
 
-// SeedOptions describe a bulk load of test data, for benchmarks.
-type SeedOptions struct {
+// Options describe a bulk load of test data, for benchmarks.
+type Options struct {
 	// Accounts is how many accounts to create, each with one access key.
 	Accounts int
 	// Images is how many custom images to create in all, spread as evenly as
@@ -46,24 +50,24 @@ type SeedOptions struct {
 	Progress func(done, total int)
 }
 
-// SeededAccount is the credentials and instances of one seeded account.
-type SeededAccount struct {
+// Account is the credentials and instances of one seeded account.
+type Account struct {
 	ID          string
 	AccessKeyID string
 	Secret      string
-	// Token is the bearer token, when SeedOptions.TokenTTL was set.
+	// Token is the bearer token, when Options.TokenTTL was set.
 	Token string
 	// Instances are the account's instances: one per location its images are
 	// in, or one (in a rotating location) when it has no image.
 	Instances []quota.Instance
 }
 
-// SeedResult says what Seed created.
-type SeedResult struct {
+// Result says what Seed created.
+type Result struct {
 	Accounts, AccessKeys, Tokens, Instances, Images int
 	Elapsed                                         time.Duration
 	// Seeded holds every created account, in creation order.
-	Seeded []SeededAccount
+	Seeded []Account
 }
 
 // seedIDs makes ids that look like the store's own (same prefixes and
@@ -90,14 +94,14 @@ func (s *seedIDs) next(prefix string) string {
 // connection runs with synchronous=OFF and a large page cache while seeding
 // and is restored afterwards; a crash during a seed may lose the seed but not
 // older data. It is meant for benchmarks and tests, not for production data.
-func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
+func Seed(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	start := time.Now()
-	res := SeedResult{}
+	res := Result{}
 	if o.Accounts < 0 || o.Images < 0 {
-		return res, fmt.Errorf("store: seed: negative counts")
+		return res, fmt.Errorf("seed: negative counts")
 	}
 	if o.Images > 0 && o.Accounts == 0 {
-		return res, fmt.Errorf("store: seed: %d images need at least one account", o.Images)
+		return res, fmt.Errorf("seed: %d images need at least one account", o.Images)
 	}
 	locs := o.Locations
 	if len(locs) == 0 {
@@ -123,7 +127,7 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 	}
 	spread = min(max(spread, 1), len(locs))
 	if need := (perAccount + spread - 1) / spread; need > maxPer {
-		return res, fmt.Errorf("store: seed: %d images per account over %d locations is more than %d per location",
+		return res, fmt.Errorf("seed: %d images per account over %d locations is more than %d per location",
 			perAccount, spread, maxPer)
 	}
 	txAccounts := o.TxAccounts
@@ -135,22 +139,9 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 	_, _ = rand.Read(rb)
 	ids := &seedIDs{run: hex.EncodeToString(rb)}
 
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return res, wrap("seed", db.d.interpret(err))
-	}
-	defer conn.Close()
-	if db.d.name() == "sqlite" {
-		restore, err := sqliteBulkMode(ctx, conn)
-		if err != nil {
-			return res, wrap("seed", err)
-		}
-		defer restore()
-	}
-
-	now := db.now()
-	nowMicros := micros(now)
-	res.Seeded = make([]SeededAccount, 0, o.Accounts)
+	now := time.Now().UTC()
+	nowMicros := now.UnixMicro()
+	res.Seeded = make([]Account, 0, o.Accounts)
 	base, extra := 0, 0
 	if o.Accounts > 0 {
 		base, extra = o.Images/o.Accounts, o.Images%o.Accounts
@@ -170,19 +161,19 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 		if i < extra {
 			n++
 		}
-		acc := SeededAccount{ID: ids.next("acc-")}
+		acc := Account{ID: ids.next("acc-")}
 		if err := ins.accounts.add(acc.ID, "seed-"+strconv.Itoa(i), false, nowMicros); err != nil {
 			return err
 		}
 		acc.AccessKeyID = "AK" + strings.ToUpper(ids.next("")+ids.run[:6])
-		acc.Secret = newSecret(24)
-		if err := ins.keys.add(acc.AccessKeyID, acc.ID, db.sealSecret(acc.AccessKeyID, acc.Secret), false, nowMicros); err != nil {
+		acc.Secret = store.NewSecret(24)
+		if err := ins.keys.add(acc.AccessKeyID, acc.ID, db.SealSecret(acc.AccessKeyID, acc.Secret), false, nowMicros); err != nil {
 			return err
 		}
 		res.AccessKeys++
 		if o.TokenTTL > 0 {
-			acc.Token = "zqt_" + newSecret(32)
-			if err := ins.tokens.add(TokenHash(acc.Token), acc.ID, micros(now.Add(o.TokenTTL)), nowMicros); err != nil {
+			acc.Token = "zqt_" + store.NewSecret(32)
+			if err := ins.tokens.add(store.TokenHash(acc.Token), acc.ID, now.Add(o.TokenTTL).UnixMicro(), nowMicros); err != nil {
 				return err
 			}
 			res.Tokens++
@@ -195,7 +186,7 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 		for j := 0; j < used; j++ {
 			in := quota.Instance{
 				ID: ids.next("ins-"), AccountID: acc.ID, LocationID: locs[(i+j)%len(locs)],
-				DiskGB: 40, OSCategory: "Ubuntu", OSType: "linux", OSVersion: "22.04", CreatedAt: fromMicros(nowMicros),
+				DiskGB: 40, OSCategory: "Ubuntu", OSType: "linux", OSVersion: "22.04", CreatedAt: time.UnixMicro(nowMicros).UTC(),
 			}
 			if err := ins.instances.add(in.ID, in.AccountID, in.LocationID, in.DiskGB, in.OSCategory, in.OSType, in.OSVersion, nowMicros); err != nil {
 				return err
@@ -218,65 +209,45 @@ func Seed(ctx context.Context, db *DB, o SeedOptions) (SeedResult, error) {
 		return nil
 	}
 
-	for first := 0; first < o.Accounts; first += txAccounts {
-		last := min(first+txAccounts, o.Accounts)
-		err := seedTx(ctx, db, conn, batchRows, func(ins *seedInserters) error {
-			for g := first; g < last; g += group {
-				for i := g; i < min(g+group, last); i++ {
-					if err := account(ins, i); err != nil {
+	err := db.Bulk(ctx, func(ctx context.Context, conn *sql.Conn) error {
+		for first := 0; first < o.Accounts; first += txAccounts {
+			last := min(first+txAccounts, o.Accounts)
+			err := seedTx(ctx, db, conn, batchRows, func(ins *seedInserters) error {
+				for g := first; g < last; g += group {
+					for i := g; i < min(g+group, last); i++ {
+						if err := account(ins, i); err != nil {
+							return err
+						}
+					}
+					if err := ins.flush(ctx); err != nil {
 						return err
 					}
 				}
-				if err := ins.flush(ctx); err != nil {
-					return err
-				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			return nil
+			if o.Progress != nil {
+				o.Progress(last, o.Accounts)
+			}
+		}
+		return seedTx(ctx, db, conn, batchRows, func(ins *seedInserters) error {
+			after, _ := json.Marshal(map[string]int{
+				"accounts": res.Accounts, "accessKeys": res.AccessKeys, "tokens": res.Tokens,
+				"instances": res.Instances, "images": res.Images,
+			})
+			if err := ins.audit.add(time.Now().UnixMicro(), "", "admin", "", "Seed", "store", nil, string(after)); err != nil {
+				return err
+			}
+			return ins.flush(ctx)
 		})
-		if err != nil {
-			return res, wrap("seed", err)
-		}
-		if o.Progress != nil {
-			o.Progress(last, o.Accounts)
-		}
-	}
-	err = seedTx(ctx, db, conn, batchRows, func(ins *seedInserters) error {
-		after, _ := json.Marshal(map[string]int{
-			"accounts": res.Accounts, "accessKeys": res.AccessKeys, "tokens": res.Tokens,
-			"instances": res.Instances, "images": res.Images,
-		})
-		if err := ins.audit.add(micros(db.now()), "", "admin", "", "Seed", "store", nil, string(after)); err != nil {
-			return err
-		}
-		return ins.flush(ctx)
 	})
 	res.Elapsed = time.Since(start)
-	return res, wrap("seed", err)
-}
-
-// sqliteBulkMode sets the seeding connection to synchronous=OFF with a large
-// page cache and returns a function that restores what was there.
-func sqliteBulkMode(ctx context.Context, conn *sql.Conn) (func(), error) {
-	var sync, cache int64
-	if err := conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
-		return nil, err
+	if err != nil {
+		return res, fmt.Errorf("seed: %w", err)
 	}
-	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous=OFF`); err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size=-262144`); err != nil {
-		return nil, err
-	}
-	return func() {
-		// A fresh context: the restore must happen even when ctx is done.
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(rctx, `PRAGMA synchronous=`+strconv.FormatInt(sync, 10))
-		_, _ = conn.ExecContext(rctx, `PRAGMA cache_size=`+strconv.FormatInt(cache, 10))
-	}, nil
+	return res, nil
 }
 
 // seedInserters batch the rows of each table within one transaction.
@@ -302,33 +273,33 @@ func (ins *seedInserters) close() {
 
 // seedTx runs fn, which adds rows to the inserters and flushes them, in one
 // transaction on conn.
-func seedTx(ctx context.Context, db *DB, conn *sql.Conn, batchRows int, fn func(*seedInserters) error) error {
+func seedTx(ctx context.Context, db *store.DB, conn *sql.Conn, batchRows int, fn func(*seedInserters) error) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return db.d.interpret(err)
+		return err
 	}
 	mk := func(table, cols string) *batchInsert { return newBatchInsert(db, tx, table, cols, batchRows) }
 	ins := &seedInserters{
 		accounts:  mk("accounts", "id, name, disabled, created_at"),
 		keys:      mk("access_keys", "id, account_id, secret, disabled, created_at"),
 		tokens:    mk("tokens", "hash, account_id, expires_at, created_at"),
-		instances: mk("instances", instanceColumns),
-		images:    mk("images", imageColumns),
+		instances: mk("instances", "id, account_id, location_id, disk_gb, os_category, os_type, os_version, created_at"),
+		images:    mk("images", "id, account_id, location_id, instance_id, name, description, size_gb, category, os_type, version, unavailable, created_at, ready_at"),
 		audit:     mk("audit", "at, account_id, actor, request_id, action, target, before, after"),
 	}
 	err = fn(ins)
 	ins.close()
 	if err != nil {
 		_ = tx.Rollback()
-		return db.d.interpret(err)
+		return err
 	}
-	return db.d.interpret(tx.Commit())
+	return tx.Commit()
 }
 
 // batchInsert collects rows of one table and inserts them with multi-row
 // INSERTs of at most rows rows, each size prepared once per transaction.
 type batchInsert struct {
-	db    *DB
+	db    *store.DB
 	tx    *sql.Tx
 	table string
 	cols  string
@@ -342,7 +313,7 @@ type batchInsert struct {
 // and PostgreSQL's 65535.
 const maxSeedParams = 32000
 
-func newBatchInsert(db *DB, tx *sql.Tx, table, cols string, rows int) *batchInsert {
+func newBatchInsert(db *store.DB, tx *sql.Tx, table, cols string, rows int) *batchInsert {
 	n := strings.Count(cols, ",") + 1
 	rows = max(1, min(rows, maxSeedParams/n))
 	return &batchInsert{db: db, tx: tx, table: table, cols: cols, ncols: n, rows: rows, stmts: map[int]*sql.Stmt{}}
@@ -357,7 +328,7 @@ func (b *batchInsert) add(vals ...any) error {
 }
 
 func (b *batchInsert) statement(rows int) string {
-	one := "(" + placeholders(b.ncols) + ")"
+	one := "(" + engine.Placeholders(b.ncols) + ")"
 	var sb strings.Builder
 	sb.Grow(len(b.table) + len(b.cols) + rows*(len(one)+1) + 32)
 	sb.WriteString("INSERT INTO ")
@@ -371,7 +342,7 @@ func (b *batchInsert) statement(rows int) string {
 		}
 		sb.WriteString(one)
 	}
-	return b.db.d.rebind(sb.String())
+	return b.db.Rebind(sb.String())
 }
 
 // insert sends every collected row, in statements of at most b.rows rows.

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Tx is a write transaction as a write function sees it, and the only way it
+// changes the database. Two rules follow from how engines run writes, and the
+// type enforces what it can of them:
+//
+//   - A write function may run more than once. SQLite commits concurrent
+//     writes together in one transaction; when one of them fails after
+//     changing something, the transaction is rolled back and every write of
+//     it runs again, each inside a savepoint. So a write function computes
+//     its results afresh on every run and has no effect outside the
+//     database that a second run would repeat (store's write helper keeps
+//     only the results of the run that counted).
+//   - A write function changes the database only through Exec. Query and
+//     QueryRow refuse any statement but a SELECT: Exec is
+//     how the engine learns that a write changed something and must be
+//     undone on its own when it then fails.
+//
+// Which cache scopes a write changed is not the write's business: triggers
+// record them, and the engine reads them at commit.
+type Tx struct {
+	conn  Conn
+	lock  func(ctx context.Context, c Conn, key string) error
+	wrote bool
+}
+
+// NewTx is for engines: a Tx on conn, whose Lock calls lock.
+func NewTx(conn Conn, lock func(ctx context.Context, c Conn, key string) error) *Tx {
+	return &Tx{conn: conn, lock: lock}
+}
+
+// Exec runs a statement that may change the database.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx.wrote = true
+	return tx.conn.ExecContext(ctx, query, args...)
+}
+
+// Query runs a SELECT.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := readOnly(query); err != nil {
+		return nil, err
+	}
+	return tx.conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRow runs a SELECT that returns at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	if err := readOnly(query); err != nil {
+		return &Row{err: err}
+	}
+	return &Row{row: tx.conn.QueryRowContext(ctx, query, args...)}
+}
+
+// Row is the result of QueryRow.
+type Row struct {
+	row *sql.Row
+	err error
+}
+
+// Scan is sql.Row's Scan: sql.ErrNoRows when there was no row.
+func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Scan(dest...)
+}
+
+// Lock takes a lock on key until the transaction ends: transactions that
+// lock the same key — on any connection, of any process or replica — run one
+// after the other. Engines whose writers are serial anyway make it a no-op.
+func (tx *Tx) Lock(ctx context.Context, key string) error {
+	if tx.lock == nil {
+		return nil
+	}
+	return tx.lock(ctx, tx.conn, key)
+}
+
+// Wrote is for engines: whether a statement that may have changed the
+// database ran since the last Reset.
+func (tx *Tx) Wrote() bool { return tx.wrote }
+
+// Reset is for engines: forget that anything was written, before the next
+// write function runs on the same transaction.
+func (tx *Tx) Reset() { tx.wrote = false }
+
+// readOnly refuses a statement that does not start with SELECT.
+func readOnly(query string) error {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	if len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") {
+		return nil
+	}
+	return fmt.Errorf("engine: a write changes the database only through Tx.Exec; Query got: %.40q", query)
+}

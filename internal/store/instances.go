@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/store/engine"
+)
+
+// CreateInstance registers an instance.
+func (db *DB) CreateInstance(ctx context.Context, in quota.Instance) (quota.Instance, error) {
+	if in.ID == "" {
+		in.ID = newID("ins-", 8)
+	}
+	in.CreatedAt = fromMicros(micros(db.now()))
+	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		if err := db.accountExists(ctx, tx, in.AccountID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, db.q(`INSERT INTO instances (id, account_id, location_id, disk_gb, os_category, os_type, os_version, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			in.ID, in.AccountID, in.LocationID, in.DiskGB, in.OSCategory, in.OSType, in.OSVersion, micros(in.CreatedAt))
+		if e, ok := quota.AsError(db.e.Interpret(err)); ok && e.Code == quota.CodeConflict {
+			return quota.Errorf(quota.CodeConflict, "instance %q already exists.", in.ID)
+		}
+		return err
+	})
+	return in, wrap("create instance", err)
+}
+
+const instanceColumns = `id, account_id, location_id, disk_gb, os_category, os_type, os_version, created_at`
+
+func scanInstance(sc interface{ Scan(...any) error }) (quota.Instance, error) {
+	var in quota.Instance
+	var created int64
+	err := sc.Scan(&in.ID, &in.AccountID, &in.LocationID, &in.DiskGB, &in.OSCategory, &in.OSType, &in.OSVersion, &created)
+	in.CreatedAt = fromMicros(created)
+	return in, err
+}
+
+// GetInstance returns one of an account's instances.
+func (db *DB) GetInstance(ctx context.Context, accountID, id string) (quota.Instance, error) {
+	in, err := scanInstance(db.r.QueryRowContext(ctx, db.q(`SELECT `+instanceColumns+` FROM instances WHERE id = ? AND account_id = ?`), id, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, notFound(quota.CodeInstanceNotFound, "instanceId", id)
+	}
+	return in, wrap("get instance", db.e.Interpret(err))
+}
+
+// ListInstances returns the instances of one account, or of all when accountID is empty.
+func (db *DB) ListInstances(ctx context.Context, accountID string) ([]quota.Instance, error) {
+	q := `SELECT ` + instanceColumns + ` FROM instances`
+	var args []any
+	if accountID != "" {
+		q += ` WHERE account_id = ?`
+		args = append(args, accountID)
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(q+` ORDER BY created_at, id`), args...)
+	if err != nil {
+		return nil, wrap("list instances", db.e.Interpret(err))
+	}
+	defer rows.Close()
+	out := []quota.Instance{}
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, wrap("list instances", err)
+		}
+		out = append(out, in)
+	}
+	return out, wrap("list instances", db.e.Interpret(rows.Err()))
+}
+
+// DeleteInstance removes an instance. Images made from it stay.
+func (db *DB) DeleteInstance(ctx context.Context, id string) error {
+	return wrap("delete instance", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), missing{quota.CodeInstanceNotFound, "instance", id}, id)
+	}))
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/store/engine"
+)
+
+// CreateAccessKey creates a key with a new random secret.
+func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.AccessKey, error) {
+	k := quota.AccessKey{
+		ID:        "AK" + strings.ToUpper(newID("", 11)),
+		AccountID: accountID,
+		Secret:    NewSecret(24),
+		CreatedAt: fromMicros(micros(db.now())),
+	}
+	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		if err := db.accountExists(ctx, tx, accountID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, db.q(`INSERT INTO access_keys (id, account_id, secret, disabled, created_at) VALUES (?, ?, ?, ?, ?)`),
+			k.ID, k.AccountID, db.SealSecret(k.ID, k.Secret), false, micros(k.CreatedAt))
+		return err
+	})
+	return k, wrap("create access key", err)
+}
+
+// ListAccessKeys returns an account's keys (without secrets).
+func (db *DB) ListAccessKeys(ctx context.Context, accountID string) ([]quota.AccessKey, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, account_id, disabled, created_at FROM access_keys WHERE account_id = ? ORDER BY created_at, id`), accountID)
+	if err != nil {
+		return nil, wrap("list access keys", db.e.Interpret(err))
+	}
+	defer rows.Close()
+	out := []quota.AccessKey{}
+	for rows.Next() {
+		var k quota.AccessKey
+		var created int64
+		if err := rows.Scan(&k.ID, &k.AccountID, &k.Disabled, &created); err != nil {
+			return nil, wrap("list access keys", err)
+		}
+		k.CreatedAt = fromMicros(created)
+		out = append(out, k)
+	}
+	return out, wrap("list access keys", db.e.Interpret(rows.Err()))
+}
+
+// SetAccessKeyDisabled disables or enables a key.
+func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error {
+	return wrap("disable access key", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		return execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
+			missing{quota.CodeAccessKeyNotFound, "access key", keyID}, disabled, keyID)
+	}))
+}
+
+// TokenHash is how a bearer token is kept: only its SHA-256.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateToken creates a bearer token valid for ttl.
+func (db *DB) CreateToken(ctx context.Context, accountID string, ttl time.Duration) (string, time.Time, error) {
+	token := "zqt_" + NewSecret(32)
+	now := db.now()
+	exp := fromMicros(micros(now.Add(ttl)))
+	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+		if err := db.accountExists(ctx, tx, accountID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, db.q(`INSERT INTO tokens (hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)`),
+			TokenHash(token), accountID, micros(exp), micros(now))
+		return err
+	})
+	if err != nil {
+		return "", time.Time{}, wrap("create token", err)
+	}
+	return token, exp, nil
+}
+
+var errNoCredential = quota.Errorf(quota.CodeSignatureFailure, "The credential is not valid.")
+
+// AccessKeyCredential looks up a key for authentication.
+func (db *DB) AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
+	c, _, err := db.accessKeyCredential(ctx, keyID, false)
+	return c, err
+}
+
+// accessKeyCredential is AccessKeyCredential; withVersion also reads, in the
+// same statement (so as of the same snapshot), the version of the account's
+// credential scope for the read cache (cache.go).
+func (db *DB) accessKeyCredential(ctx context.Context, keyID string, withVersion bool) (quota.Credential, int64, error) {
+	var c quota.Credential
+	var ver int64
+	q := `SELECT k.account_id, k.secret, k.disabled, a.disabled, 0`
+	if withVersion {
+		q = `SELECT k.account_id, k.secret, k.disabled, a.disabled,
+			COALESCE((SELECT v.version FROM cache_versions v WHERE v.scope = 'cred:' || k.account_id), 0)`
+	}
+	err := db.r.QueryRowContext(ctx, db.q(q+`
+		FROM access_keys k JOIN accounts a ON a.id = k.account_id WHERE k.id = ?`), keyID).
+		Scan(&c.AccountID, &c.Secret, &c.Disabled, &c.AccountDisabled, &ver)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, 0, errNoCredential
+	}
+	if err != nil {
+		return c, 0, wrap("access key credential", db.e.Interpret(err))
+	}
+	if c.Secret, err = db.openSecret(keyID, c.Secret); err != nil {
+		return quota.Credential{}, 0, wrap("access key credential", err)
+	}
+	return c, ver, nil
+}
+
+// TokenCredential looks up a bearer token for authentication.
+func (db *DB) TokenCredential(ctx context.Context, token string) (quota.Credential, error) {
+	c, _, err := db.tokenCredential(ctx, token, false)
+	return c, err
+}
+
+// tokenCredential is TokenCredential; withVersion as in accessKeyCredential.
+func (db *DB) tokenCredential(ctx context.Context, token string, withVersion bool) (quota.Credential, int64, error) {
+	var c quota.Credential
+	var exp, ver int64
+	q := `SELECT t.account_id, t.expires_at, a.disabled, 0`
+	if withVersion {
+		q = `SELECT t.account_id, t.expires_at, a.disabled,
+			COALESCE((SELECT v.version FROM cache_versions v WHERE v.scope = 'cred:' || t.account_id), 0)`
+	}
+	err := db.r.QueryRowContext(ctx, db.q(q+`
+		FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.hash = ?`), TokenHash(token)).
+		Scan(&c.AccountID, &exp, &c.AccountDisabled, &ver)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, 0, errNoCredential
+	}
+	if err != nil {
+		return c, 0, wrap("token credential", db.e.Interpret(err))
+	}
+	c.ExpiresAt = fromMicros(exp)
+	return c, ver, nil
+}
+
+// CachedAccessKeyCredential is AccessKeyCredential served from memory while
+// the key's account's credentials are unchanged.
+func (db *DB) CachedAccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {
+	return db.cachedCredential(ctx, db.cache.keys, keyID, db.accessKeyCredential)
+}
+
+// CachedTokenCredential is TokenCredential served from memory while the
+// token's account's credentials are unchanged.
+func (db *DB) CachedTokenCredential(ctx context.Context, token string) (quota.Credential, error) {
+	return db.cachedCredential(ctx, db.cache.tokens, token, db.tokenCredential)
+}
+
+// cachedCredential serves a cached credential when its account's credential
+// scope still has the version it was stamped with; otherwise (or on a miss)
+// it reads the credential together with that version, in one statement, so
+// that the stamp is exactly as old as the data.
+func (db *DB) cachedCredential(ctx context.Context, m map[string]credEntry, k string,
+	load func(ctx context.Context, k string, withVersion bool) (quota.Credential, int64, error)) (quota.Credential, error) {
+	c := db.cache
+	c.mu.RLock()
+	e, ok := m[k]
+	c.mu.RUnlock()
+	if ok {
+		scope := credScope(e.cred.AccountID)
+		if vs, err := c.watch.observe(ctx, scope); err == nil && vs[scope] == e.version {
+			return e.cred, nil
+		}
+	}
+	cred, ver, err := load(ctx, k, true)
+	if err != nil {
+		if _, ok := quota.AsError(err); ok {
+			return cred, err
+		}
+		// The versioned read failed (a database without cache_versions,
+		// say): answer uncached.
+		cred, _, err = load(ctx, k, false)
+		return cred, err
+	}
+	putBounded(&c.mu, m, k, credEntry{cred: cred, version: ver})
+	return cred, nil
+}

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+
+	"imagequota/internal/store/engine"
+	"imagequota/internal/store/postgres"
+	"imagequota/internal/store/sqlite"
+)
+
+// Open opens the store at url (see ParseURL). SQLite is created when absent
+// and migrated on open; PostgreSQL must be migrated with Migrate, and
+// commands refuse to serve it while its schema is behind.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	u, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	var e engine.Engine
+	if u.Engine == EnginePostgres {
+		pg, err := postgres.Open(ctx, u.DSN, postgres.Options{MaxConns: opts.MaxConns})
+		if err != nil {
+			return nil, err
+		}
+		e = pg
+	} else {
+		lite, err := sqlite.Open(ctx, u.Path, sqlite.Options{MaxConns: opts.MaxConns, NoWALHeader: opts.NoWALHeader})
+		if err != nil {
+			return nil, err
+		}
+		e = lite
+	}
+	db := New(e, opts)
+	if u.Engine == EngineSQLite {
+		if db.openApplied, err = db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}

@@ -1,0 +1,203 @@
+// Package postgres is imagequota's engine for PostgreSQL, where any number of
+// replicas share one database: a pgx pool with bounded connects and TCP
+// keepalives, transaction-scoped advisory locks, and change versions read
+// from cache_versions on every observation.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/store/engine"
+)
+
+//go:embed migrations
+var migrationFS embed.FS
+
+var migrations = engine.LoadMigrations(migrationFS, "migrations")
+
+// Options tune the engine.
+type Options struct {
+	// MaxConns bounds the pool; 0 means 16.
+	MaxConns int
+}
+
+// Connection bounds. A database that stops answering must turn into quick
+// SERVICE_TEMPORARY_UNAVAILABLE answers, not into requests that hang: a new
+// connection gives up after connectTimeout (unless the URL sets
+// connect_timeout), and TCP keepalives find a peer that vanished without
+// closing its connections. Queries on a live connection are bounded by the
+// caller's context (the request deadline).
+const (
+	connectTimeout = 3 * time.Second
+	keepAliveIdle  = 15 * time.Second
+	keepAliveIntvl = 5 * time.Second
+	keepAliveCount = 3
+)
+
+// Engine is a PostgreSQL database.
+type Engine struct {
+	db *sql.DB
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open connects to the database at url (postgres://…). It does not migrate it.
+func Open(ctx context.Context, url string, o Options) (*Engine, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	dialer := &net.Dialer{
+		Timeout: cfg.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: keepAliveIdle, Interval: keepAliveIntvl, Count: keepAliveCount,
+		},
+	}
+	cfg.DialFunc = dialer.DialContext
+	// Admission counts rows after taking an advisory lock, so each statement
+	// must see what was committed before it: READ COMMITTED, whatever the
+	// server's or the database's default isolation is.
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "imagequota"
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := o.MaxConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	// The driver's own error says why (refused, unknown host, password
+	// rejected…); it never includes the password.
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connecting to PostgreSQL: %w", err)
+	}
+	return &Engine{db: db}, nil
+}
+
+func (*Engine) Name() string                   { return "postgres" }
+func (e *Engine) Reader() *sql.DB              { return e.db }
+func (*Engine) Migrations() []engine.Migration { return migrations }
+func (e *Engine) Pools() map[string]*sql.DB    { return map[string]*sql.DB{"db": e.db} }
+func (e *Engine) Close() error                 { return e.db.Close() }
+func (e *Engine) Interpret(err error) error    { return interpret(err) }
+
+// Rebind turns '?' placeholders into $1, $2, … (no statement of the store
+// has a '?' inside a literal).
+func (*Engine) Rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Write runs fn in a transaction of its own.
+func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	t, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return interpret(err)
+	}
+	if err := fn(ctx, engine.NewTx(t, lock)); err != nil {
+		_ = t.Rollback()
+		return interpret(err)
+	}
+	return interpret(t.Commit())
+}
+
+// lock takes a transaction-scoped advisory lock on key: transactions on any
+// connection of any replica that lock the same key run one after the other.
+func lock(ctx context.Context, c engine.Conn, key string) error {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	_, err := c.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
+	return err
+}
+
+// Versions reads cache_versions on every observation: other replicas write
+// to the same database, and nothing local tells when they did.
+func (e *Engine) Versions() engine.Versions { return versions{e} }
+
+type versions struct{ e *Engine }
+
+func (v versions) Fetch(ctx context.Context, scopes []string) (map[string]int64, error) {
+	return engine.ReadVersions(ctx, v.e.db, v.e.Rebind, scopes)
+}
+
+func (versions) Quick([]string) (map[string]int64, bool) { return nil, false }
+
+// Bulk runs fn on a connection of the pool.
+func (e *Engine) Bulk(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return interpret(err)
+	}
+	defer conn.Close()
+	return interpret(fn(ctx, conn))
+}
+
+// interpret: a unique violation is a conflict; a value PostgreSQL text cannot
+// hold is an invalid parameter; a database that is unreachable, restarting,
+// overloaded or timing out is SERVICE_TEMPORARY_UNAVAILABLE.
+func interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := quota.AsError(err); ok {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return &quota.Error{Code: quota.CodeConflict, Message: "The resource already exists."}
+		case pe.Code == "22021", pe.Code == "22P05":
+			// A NUL (or a character the database encoding lacks) in a value:
+			// PostgreSQL text cannot hold it, SQLite can.
+			return &quota.Error{Code: quota.CodeInvalidParameterValue, Message: "A parameter contains a character that cannot be stored (such as NUL)."}
+		case pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03", pe.Code == "57014",
+			strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"), strings.HasPrefix(pe.Code, "57P"):
+			return &quota.Error{Code: quota.CodeUnavailable, Message: "The database is unavailable; retry shortly."}
+		}
+		return err
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return &quota.Error{Code: quota.CodeUnavailable, Message: "The database is unavailable; retry shortly."}
+	}
+	return err
+}
