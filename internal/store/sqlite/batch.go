@@ -48,12 +48,29 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *engine.Tx) error
 	done chan error
+	// state is queued until the writer starts the write or its caller,
+	// whose deadline passed first, abandons it: whichever comes first wins.
+	state atomic.Int32
 }
 
+const (
+	queued int32 = iota
+	started
+	abandoned
+)
+
+// start claims the write for the writer; false when its caller abandoned it.
+func (r *writeReq) start() bool {
+	return r.state.CompareAndSwap(queued, started) || r.state.Load() == started
+}
+
+// abandon gives the write up for its caller; false when the writer has
+// already started it.
+func (r *writeReq) abandon() bool { return r.state.CompareAndSwap(queued, abandoned) }
+
 // wctx is the context a write's statements run with: the caller's values
-// without its cancellation. The writer checks the caller's context before
-// starting the write; once started, the write runs to its end inside the
-// batch (a cancellation would interrupt the shared connection). It also
+// without its cancellation. Once started, the write runs to its end inside
+// the batch (a cancellation would interrupt the shared connection). It also
 // spares the driver a watcher goroutine per statement, which it starts for
 // every context that can be cancelled.
 func (r *writeReq) wctx() context.Context { return context.WithoutCancel(r.ctx) }
@@ -83,6 +100,13 @@ func newBatcher(w *sql.DB, versions *versions) *batcher {
 
 // do runs fn in a write transaction shared with other writes, and returns
 // fn's error, or the error that kept the transaction from committing.
+//
+// When ctx ends before the writer started the write — it waits behind
+// others, or for a lock another process holds — do returns ctx's error at
+// once and the write never runs, so that a request is answered within its
+// deadline. Once started, a write is waited for to its end: it may commit,
+// and its caller must not be told otherwise. It runs under the write lock,
+// so that end is near.
 func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -93,11 +117,22 @@ func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *engin
 		b.mu.RUnlock()
 		return errStoreClosed
 	}
-	b.queue <- req
+	select {
+	case b.queue <- req:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
 	b.mu.RUnlock()
-	// Wait for the outcome even when ctx ends: once queued, the write may
-	// commit, and its caller must not be told otherwise.
-	return <-req.done
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.abandon() {
+			return ctx.Err()
+		}
+		return <-req.done
+	}
 }
 
 // close stops the writer after the queued writes.
@@ -207,8 +242,8 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
+		if !r.start() {
+			errs[i] = context.Cause(r.ctx)
 			continue
 		}
 		tx.Reset()
@@ -243,8 +278,8 @@ func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq
 	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
+		if !r.start() {
+			errs[i] = context.Cause(r.ctx)
 			continue
 		}
 		if _, err := c.ExecContext(ctx, savepointSQL); err != nil {
