@@ -50,6 +50,20 @@ const (
 	keepAliveCount = 3
 )
 
+// Session bounds, set on every connection unless the URL sets them. A
+// replica that stops in the middle of a transaction — frozen (SIGSTOP), cut
+// off, or simply stuck — holds the locks it took, and with them every create
+// of that account on every other replica. PostgreSQL ends such a session once
+// it has been idle inside its transaction for IdleInTransactionTimeout,
+// rolling the transaction back (it was never acknowledged) and releasing its
+// locks. No statement of the store leaves a transaction idle for more than
+// a moment. LockTimeout bounds a wait for a lock where no request deadline
+// does (imagequota admin, migrate).
+const (
+	IdleInTransactionTimeout = 5 * time.Second
+	LockTimeout              = 15 * time.Second
+)
+
 // Engine is a PostgreSQL database.
 type Engine struct {
 	db *sql.DB
@@ -80,6 +94,14 @@ func Open(ctx context.Context, url string, o Options) (*Engine, error) {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	for k, v := range map[string]time.Duration{
+		"idle_in_transaction_session_timeout": IdleInTransactionTimeout,
+		"lock_timeout":                        LockTimeout,
+	} {
+		if cfg.RuntimeParams[k] == "" {
+			cfg.RuntimeParams[k] = strconv.FormatInt(v.Milliseconds(), 10)
+		}
+	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "imagequota"
 	}
