@@ -1,6 +1,7 @@
 // Package quota is the domain of imagequota: accounts, locations, instances,
-// images and limits, the rules that govern them, and the interfaces a store
-// implements. It imports only the standard library.
+// images and limits, the rules that govern them, and the one error type. The
+// interfaces over a store are declared by the packages that use them. It
+// imports only the standard library.
 package quota
 
 import (

@@ -1,7 +1,6 @@
 package quota
 
 import (
-	"context"
 	"strconv"
 	"time"
 )
@@ -213,50 +212,4 @@ type AuditFilter struct {
 	AccountID string
 	Since     time.Time
 	Limit     int
-}
-
-// Store is what imagequota keeps. Errors are *Error for anything a caller can
-// act on; anything else is internal.
-type Store interface {
-	Ping(ctx context.Context) error
-	Close() error
-
-	CreateAccount(ctx context.Context, name string) (Account, error)
-	GetAccount(ctx context.Context, id string) (Account, error)
-	ListAccounts(ctx context.Context) ([]Account, error)
-	SetAccountDisabled(ctx context.Context, id string, disabled bool) error
-
-	CreateAccessKey(ctx context.Context, accountID string) (AccessKey, error)
-	ListAccessKeys(ctx context.Context, accountID string) ([]AccessKey, error)
-	SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error
-	// CreateToken stores a new bearer token and returns it; only its hash is kept.
-	CreateToken(ctx context.Context, accountID string, ttl time.Duration) (token string, expiresAt time.Time, err error)
-
-	// AccessKeyCredential and TokenCredential return CodeSignatureFailure when
-	// nothing matches.
-	AccessKeyCredential(ctx context.Context, keyID string) (Credential, error)
-	TokenCredential(ctx context.Context, token string) (Credential, error)
-
-	Usage(ctx context.Context, accountID string) (Usage, error)
-	// SetLimit stores an override and returns the previous value, if any.
-	SetLimit(ctx context.Context, o LimitOverride, actor Actor) (previous *int, err error)
-	// UnsetLimit removes an override and returns the removed value, if any.
-	UnsetLimit(ctx context.Context, accountID, locationID string, actor Actor) (previous *int, err error)
-	ListLimits(ctx context.Context) ([]LimitOverride, error)
-
-	CreateInstance(ctx context.Context, in Instance) (Instance, error)
-	GetInstance(ctx context.Context, accountID, id string) (Instance, error)
-	ListInstances(ctx context.Context, accountID string) ([]Instance, error)
-	DeleteInstance(ctx context.Context, id string) error
-
-	// CreateImage admits and inserts an image in one transaction. replayed is
-	// true when clientToken matched an earlier create.
-	CreateImage(ctx context.Context, in CreateImageInput) (img Image, replayed bool, err error)
-	// ListImages returns an account's custom images, oldest first, optionally
-	// limited to ids and to one location.
-	ListImages(ctx context.Context, accountID string, ids []string, locationID string) ([]Image, error)
-	ModifyImages(ctx context.Context, in ModifyImagesInput) error
-	DeleteImages(ctx context.Context, in DeleteImagesInput) error
-
-	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
 }

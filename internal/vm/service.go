@@ -15,9 +15,26 @@ import (
 	"imagequota/vmapi"
 )
 
+// Store is what the vm service needs of the store. Errors are *quota.Error
+// for anything a caller can act on; anything else is internal.
+type Store interface {
+	// Usage returns an account's image count per location and the limit
+	// overrides that may apply to it.
+	Usage(ctx context.Context, accountID string) (quota.Usage, error)
+	// CreateImage admits and inserts an image in one transaction. replayed is
+	// true when the client token matched an earlier create.
+	CreateImage(ctx context.Context, in quota.CreateImageInput) (img quota.Image, replayed bool, err error)
+	// ListImages returns an account's custom images, oldest first, optionally
+	// limited to ids and to one location.
+	ListImages(ctx context.Context, accountID string, ids []string, locationID string) ([]quota.Image, error)
+	// ModifyImages and DeleteImages change all the images named or none.
+	ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error
+	DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error
+}
+
 // Service serves the vm actions from a store and a catalogue.
 type Service struct {
-	Store   quota.Store
+	Store   Store
 	Catalog *quota.Catalog
 	// DefaultMax is the limit when no override applies.
 	DefaultMax int
