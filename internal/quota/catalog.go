@@ -168,25 +168,44 @@ func (c *Catalog) EnabledShared() []Location { return c.enabled[:len(c.enabled):
 // All returns every location, disabled ones included, ascending by id.
 func (c *Catalog) All() []Location { return append([]Location(nil), c.all...) }
 
-// Resolve turns a list of requested ids into locations: the request's order,
-// duplicates once, and every enabled location when ids is empty. An unknown or
-// disabled id is an error with notFoundCode naming it.
-func (c *Catalog) Resolve(ids []string, notFoundCode, param string) ([]Location, error) {
-	if len(ids) == 0 {
-		return c.Enabled(), nil
+// LocationFilter is one request parameter that names locations.
+type LocationFilter struct {
+	Param string // the parameter's name, for messages
+	IDs   []string
+}
+
+// Resolve is how a request's location filters become locations: the ids in
+// request order, filter after filter, each location once. When no filter
+// names an id, it is every enabled location, ascending by id, in the
+// catalogue's own slice, which the caller must not modify. A filter's ids are
+// checked (CheckIDs) before any of them is looked up; an id that is unknown
+// or disabled is an error with code notFound naming the parameter and the id.
+func (c *Catalog) Resolve(notFound string, filters ...LocationFilter) ([]Location, error) {
+	n := 0
+	for _, f := range filters {
+		n += len(f.IDs)
 	}
-	seen := make(map[string]bool, len(ids))
-	out := make([]Location, 0, len(ids))
-	for _, id := range ids {
-		if seen[id] {
-			continue
+	if n == 0 {
+		return c.EnabledShared(), nil
+	}
+	out := make([]Location, 0, n)
+	for _, f := range filters {
+		if err := CheckIDs(f.Param, f.IDs); err != nil {
+			return nil, err
 		}
-		seen[id] = true
-		l, ok := c.Lookup(id)
-		if !ok {
-			return nil, Errorf(notFoundCode, "%s %q is not a known location.", param, id)
+	next:
+		for _, id := range f.IDs {
+			for _, l := range out {
+				if l.ID == id {
+					continue next
+				}
+			}
+			l, ok := c.Lookup(id)
+			if !ok {
+				return nil, Errorf(notFound, "%s: location %q does not exist or is not available.", f.Param, id)
+			}
+			out = append(out, l)
 		}
-		out = append(out, l)
 	}
 	return out, nil
 }

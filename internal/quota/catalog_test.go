@@ -69,40 +69,80 @@ func TestCatalogLookup(t *testing.T) {
 func TestCatalogResolve(t *testing.T) {
 	t.Parallel()
 	c := testCatalog(t)
+	region := func(ids ...string) quota.LocationFilter { return quota.LocationFilter{Param: "regionIds", IDs: ids} }
+	zone := func(ids ...string) quota.LocationFilter { return quota.LocationFilter{Param: "zoneIds", IDs: ids} }
+	tooMany := make([]string, quota.MaxIDsPerRequest+1)
+	for i := range tooMany {
+		tooMany[i] = "FRA-A"
+	}
 	tests := []struct {
 		name    string
-		ids     []string
+		filters []quota.LocationFilter
 		want    []string
-		wantErr string // an id the error message must name
+		code    string   // the error code, when it is refused
+		names   []string // what the error message must name
 	}{
-		{"empty is every enabled location ascending", nil, []string{"FRA-A", "HKG-A", "de-frankfurt-9a"}, ""},
-		{"request order", []string{"de-frankfurt-9a", "FRA-A"}, []string{"de-frankfurt-9a", "FRA-A"}, ""},
-		{"duplicates once", []string{"HKG-A", "FRA-A", "HKG-A"}, []string{"HKG-A", "FRA-A"}, ""},
-		{"unknown", []string{"FRA-A", "xx-nowhere-1a"}, nil, "xx-nowhere-1a"},
-		{"disabled", []string{"zz-closed-1a"}, nil, "zz-closed-1a"},
+		{name: "no filter is every enabled location ascending", want: []string{"FRA-A", "HKG-A", "de-frankfurt-9a"}},
+		{name: "empty filters are every enabled location", filters: []quota.LocationFilter{region(), zone()}, want: []string{"FRA-A", "HKG-A", "de-frankfurt-9a"}},
+		{name: "request order", filters: []quota.LocationFilter{zone("de-frankfurt-9a", "FRA-A")}, want: []string{"de-frankfurt-9a", "FRA-A"}},
+		{name: "duplicates once", filters: []quota.LocationFilter{zone("HKG-A", "FRA-A", "HKG-A")}, want: []string{"HKG-A", "FRA-A"}},
+		{name: "union in filter order", filters: []quota.LocationFilter{region("HKG-A"), zone("FRA-A", "HKG-A")}, want: []string{"HKG-A", "FRA-A"}},
+		{name: "only the second filter", filters: []quota.LocationFilter{region(), zone("FRA-A")}, want: []string{"FRA-A"}},
+		{name: "many repeats of one id", filters: []quota.LocationFilter{zone(tooMany[1:]...)}, want: []string{"FRA-A"}},
+		{name: "unknown", filters: []quota.LocationFilter{zone("FRA-A", "xx-nowhere-1a")}, code: quota.CodeZoneNotFound, names: []string{"zoneIds", "xx-nowhere-1a"}},
+		{name: "disabled", filters: []quota.LocationFilter{zone("zz-closed-1a")}, code: quota.CodeZoneNotFound, names: []string{"zoneIds", "zz-closed-1a"}},
+		{name: "case matters", filters: []quota.LocationFilter{zone("fra-a")}, code: quota.CodeZoneNotFound, names: []string{"fra-a"}},
+		{name: "empty id", filters: []quota.LocationFilter{zone("FRA-A", "")}, code: quota.CodeLessLength, names: []string{"zoneIds.1"}},
+		{name: "long id", filters: []quota.LocationFilter{zone(strings.Repeat("a", 65))}, code: quota.CodeExceedLength, names: []string{"zoneIds.0", "64"}},
+		{name: "NUL in id", filters: []quota.LocationFilter{zone("FRA\x00A")}, code: quota.CodeInvalidParameterValue, names: []string{"zoneIds.0", "NUL"}},
+		{name: "too many ids", filters: []quota.LocationFilter{zone(tooMany...)}, code: quota.CodeExceedLength, names: []string{"zoneIds", "100"}},
+		{name: "the first filter's unknown id before the second's bad one", filters: []quota.LocationFilter{region("nowhere"), zone("")}, code: quota.CodeZoneNotFound, names: []string{"regionIds", "nowhere"}},
+		{name: "the first filter's bad id before its unknown one", filters: []quota.LocationFilter{region("nowhere", "")}, code: quota.CodeLessLength, names: []string{"regionIds.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			locs, err := c.Resolve(tt.ids, quota.CodeZoneNotFound, "zoneIds")
-			if tt.wantErr != "" {
+			locs, err := c.Resolve(quota.CodeZoneNotFound, tt.filters...)
+			if tt.code != "" {
 				e, ok := quota.AsError(err)
-				if !ok || e.Code != quota.CodeZoneNotFound || !strings.Contains(e.Message, tt.wantErr) || !strings.Contains(e.Message, "zoneIds") {
-					t.Fatalf("Resolve(%v) error = %v; want %s naming zoneIds and %q", tt.ids, err, quota.CodeZoneNotFound, tt.wantErr)
+				if !ok || e.Code != tt.code {
+					t.Fatalf("Resolve(%v) error = %v; want %s", tt.filters, err, tt.code)
+				}
+				for _, n := range tt.names {
+					if !strings.Contains(e.Message, n) {
+						t.Errorf("message %q does not name %q", e.Message, n)
+					}
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Resolve(%v): %v", tt.ids, err)
+				t.Fatalf("Resolve(%v): %v", tt.filters, err)
 			}
 			var got []string
 			for _, l := range locs {
 				got = append(got, l.ID)
 			}
 			if !slices.Equal(got, tt.want) {
-				t.Errorf("Resolve(%v) = %v; want %v", tt.ids, got, tt.want)
+				t.Errorf("Resolve(%v) = %v; want %v", tt.filters, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCatalogResolveAllAllocates nothing: it answers every DescribeImageQuota
+// without a filter.
+func TestCatalogResolveAllAllocates(t *testing.T) {
+	c := quota.DefaultCatalog()
+	var none []string
+	allocs := testing.AllocsPerRun(100, func() {
+		locs, err := c.Resolve(quota.CodeRegionNotFound,
+			quota.LocationFilter{Param: "regionIds", IDs: none}, quota.LocationFilter{Param: "zoneIds", IDs: none})
+		if err != nil || len(locs) != 21 {
+			t.Fatalf("Resolve() = %d locations, %v", len(locs), err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Resolve without ids allocates %v times; want 0", allocs)
 	}
 }
 

@@ -74,3 +74,20 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// Truncate shortens text a caller sent to at most n characters, marking a cut
+// with "…", so that a message or a log line quoting it stays short. The bytes
+// kept are s's own, invalid UTF-8 included.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	count := 0
+	for i := range s {
+		if count == n {
+			return s[:i] + "…"
+		}
+		count++
+	}
+	return s
+}

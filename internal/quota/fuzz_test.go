@@ -87,16 +87,17 @@ func FuzzParseCatalog(f *testing.F) {
 		if !slices.Equal(gotEnabled, enabled) {
 			t.Errorf("Enabled() = %q; want %q", gotEnabled, enabled)
 		}
-		// Resolve with no ids is every enabled location; with each enabled id,
-		// that location.
-		locs, err := c.Resolve(nil, quota.CodeRegionNotFound, "regionIds")
+		// Resolve with no ids is every enabled location; with enabled ids (one
+		// of them twice), those locations once each.
+		locs, err := c.Resolve(quota.CodeRegionNotFound)
 		if err != nil || len(locs) != len(enabled) {
 			t.Errorf("Resolve(nil) = %d locations, %v; want %d", len(locs), err, len(enabled))
 		}
 		if len(enabled) > 0 {
-			locs, err := c.Resolve(append(slices.Clone(enabled), enabled[0]), quota.CodeRegionNotFound, "regionIds")
-			if err != nil || len(locs) != len(enabled) {
-				t.Errorf("Resolve(enabled ids) = %d locations, %v; want %d", len(locs), err, len(enabled))
+			some := enabled[:min(len(enabled), quota.MaxIDsPerRequest-1)]
+			locs, err := c.Resolve(quota.CodeRegionNotFound, quota.LocationFilter{Param: "regionIds", IDs: append(slices.Clone(some), some[0])})
+			if err != nil || len(locs) != len(some) {
+				t.Errorf("Resolve(enabled ids) = %d locations, %v; want %d", len(locs), err, len(some))
 			}
 		}
 	})

@@ -4,17 +4,59 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// Limits of image attributes.
+// Limits of request parameters.
 const (
 	MaxImageNameLen        = 24
 	MaxImageDescriptionLen = 255
 	MaxClientTokenLen      = 64
 	MaxIDsPerRequest       = 100
+	// MaxIDLen bounds any id given in a request.
+	MaxIDLen = 64
 )
+
+// CheckID validates one id given as param: 1-64 characters and no NUL, which
+// PostgreSQL cannot store in text and no id holds.
+func CheckID(param, id string) error {
+	if id == "" {
+		return Errorf(CodeLessLength, "%s must not be empty.", param)
+	}
+	if n := utf8.RuneCountInString(id); n > MaxIDLen {
+		return Errorf(CodeExceedLength, "%s must be at most %d characters; it has %d.", param, MaxIDLen, n)
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return Errorf(CodeInvalidParameterValue, "%s must not contain NUL characters.", param)
+	}
+	return nil
+}
+
+// CheckIDs validates a list of ids given as param: at most MaxIDsPerRequest,
+// each one valid. The same id may appear more than once.
+func CheckIDs(param string, ids []string) error { return checkIDs(param, ids, false) }
+
+// CheckDistinctIDs is CheckIDs for a list that names each id once.
+func CheckDistinctIDs(param string, ids []string) error { return checkIDs(param, ids, true) }
+
+// checkIDs reports the first bad id, in list order, whatever is wrong with it.
+func checkIDs(param string, ids []string, distinct bool) error {
+	if len(ids) > MaxIDsPerRequest {
+		return Errorf(CodeExceedLength, "%s may hold at most %d ids; it holds %d.", param, MaxIDsPerRequest, len(ids))
+	}
+	for i, id := range ids {
+		if err := CheckID(param+"."+strconv.Itoa(i), id); err != nil {
+			return err
+		}
+		if distinct && slices.Contains(ids[:i], id) {
+			return Errorf(CodeInvalidParameterValue, "%s holds %q more than once.", param, id)
+		}
+	}
+	return nil
+}
 
 var imageNamePattern = regexp.MustCompile(`^[A-Za-z0-9\p{Han}._-]+$`)
 
