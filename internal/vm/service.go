@@ -49,17 +49,26 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// Actions is the service's action table.
-func (s *Service) Actions() []zcapi.Action {
-	return []zcapi.Action{
-		{Name: "DescribeRegions", Handler: zcapi.Handle(s.DescribeRegions)},
-		{Name: "DescribeZones", Handler: zcapi.Handle(s.DescribeZones)},
-		{Name: "DescribeImageQuota", Handler: zcapi.Handle(s.DescribeImageQuota)},
-		{Name: "CreateImage", Handler: zcapi.Handle(s.CreateImage)},
-		{Name: "DescribeImages", Handler: zcapi.Handle(s.DescribeImages)},
-		{Name: "DescribeImage", Versions: []string{vmapi.VersionLegacy}, Handler: zcapi.Handle(s.DescribeImage)},
-		{Name: "ModifyImagesAttributes", Handler: zcapi.Handle(s.ModifyImagesAttributes)},
-		{Name: "DeleteImages", Handler: zcapi.Handle(s.DeleteImages)},
+// The most frequent answer encodes itself, without reflection.
+var _ zcapi.JSONAppender = (*vmapi.DescribeImageQuotaResponse)(nil)
+
+// Actions is the service as the wire serves it: on vmapi.Path, in both API
+// versions, with its action table.
+func (s *Service) Actions() zcapi.ActionTable {
+	return zcapi.ActionTable{
+		Path:           vmapi.Path,
+		Versions:       []string{vmapi.VersionLegacy, vmapi.VersionCurrent},
+		DefaultVersion: vmapi.DefaultVersion,
+		Actions: []zcapi.Action{
+			{Name: "DescribeRegions", Handler: zcapi.Handle(s.DescribeRegions)},
+			{Name: "DescribeZones", Handler: zcapi.Handle(s.DescribeZones)},
+			{Name: "DescribeImageQuota", Handler: zcapi.Handle(s.DescribeImageQuota)},
+			{Name: "CreateImage", Handler: zcapi.Handle(s.CreateImage)},
+			{Name: "DescribeImages", Handler: zcapi.Handle(s.DescribeImages)},
+			{Name: "DescribeImage", Versions: []string{vmapi.VersionLegacy}, Handler: zcapi.Handle(s.DescribeImage)},
+			{Name: "ModifyImagesAttributes", Handler: zcapi.Handle(s.ModifyImagesAttributes)},
+			{Name: "DeleteImages", Handler: zcapi.Handle(s.DeleteImages)},
+		},
 	}
 }
 

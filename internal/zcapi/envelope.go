@@ -7,9 +7,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
-
-	"imagequota/vmapi"
 )
 
 // NewRequestID returns "T" followed by an upper-case random (version 4) UUID.
@@ -40,95 +37,48 @@ type errorBody struct {
 	Message   string `json:"message"`
 }
 
+// JSONAppender is a response that encodes itself without reflection:
+// AppendJSON appends to b exactly what encoding/json writes for it, which is a
+// JSON object. The most frequent answers implement it.
+type JSONAppender interface {
+	AppendJSON(b []byte) []byte
+}
+
 // appendSuccess builds {"requestId":id,"response":{"requestId":id,…out}}
 // in dst's storage (its contents are dropped); the answer may be in dst's
 // array. A nil out gives "response": null.
 func appendSuccess(dst []byte, id string, out any) ([]byte, error) {
 	var idBuf [80]byte
 	idJSON := appendJSONString(idBuf[:0], id)
-	b := slices.Grow(dst[:0], 64+2*len(idJSON)+encodedSizeHint(out))
+	b := slices.Grow(dst[:0], 64+2*len(idJSON))
 	b = append(b, `{"requestId":`...)
 	b = append(b, idJSON...)
 	b = append(b, `,"response":`...)
 	if isNil(out) {
 		return append(b, "null}"...), nil
 	}
-	if r, ok := out.(*vmapi.DescribeImageQuotaResponse); ok {
-		// The most frequent answer, encoded in place without reflection:
-		// exactly what json.Marshal writes.
-		b = append(b, `{"requestId":`...)
-		b = append(b, idJSON...)
-		b = append(b, ',')
-		b = appendImageQuotaFields(b, r)
-		return append(b, '}'), nil
-	}
-	body, err := json.Marshal(out)
-	if err != nil {
-		return nil, err
-	}
-	if len(body) < 2 || body[0] != '{' {
-		return nil, fmt.Errorf("zcapi: response of type %T is not a JSON object", out)
-	}
 	b = append(b, `{"requestId":`...)
 	b = append(b, idJSON...)
-	if len(body) > 2 {
-		b = append(b, ',')
+	// out's own object follows; its opening brace becomes the comma after
+	// the request id, or goes with an empty object's closing one.
+	obj := len(b)
+	if a, ok := out.(JSONAppender); ok {
+		b = a.AppendJSON(b)
+	} else {
+		body, err := json.Marshal(out)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, body...)
 	}
-	b = append(b, body[1:]...)
+	if o := b[obj:]; len(o) < 2 || o[0] != '{' || o[len(o)-1] != '}' {
+		return nil, fmt.Errorf("zcapi: response of type %T is not a JSON object", out)
+	}
+	if len(b) == obj+2 {
+		return append(b[:obj], "}}"...), nil
+	}
+	b[obj] = ','
 	return append(b, '}'), nil
-}
-
-func encodedSizeHint(out any) int {
-	if r, ok := out.(*vmapi.DescribeImageQuotaResponse); ok && r != nil {
-		return 48 + 80*len(r.Images) + 64*len(r.ImageRegionQuota)
-	}
-	return 0
-}
-
-// appendImageQuotaFields appends r as encoding/json encodes it, without the
-// opening brace.
-func appendImageQuotaFields(b []byte, r *vmapi.DescribeImageQuotaResponse) []byte {
-	b = append(b, `"images":`...)
-	if r.Images == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, q := range r.Images {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"zoneId":`...)
-			b = appendJSONString(b, q.ZoneID)
-			b = append(b, `,"regionId":`...)
-			b = appendJSONString(b, q.RegionID)
-			b = append(b, `,"count":`...)
-			b = strconv.AppendInt(b, int64(q.Count), 10)
-			b = append(b, `,"maxCount":`...)
-			b = strconv.AppendInt(b, int64(q.MaxCount), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"imageRegionQuota":`...)
-	if r.ImageRegionQuota == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, q := range r.ImageRegionQuota {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"regionId":`...)
-			b = appendJSONString(b, q.RegionID)
-			b = append(b, `,"count":`...)
-			b = appendJSONString(b, q.Count)
-			b = append(b, `,"maxCount":`...)
-			b = appendJSONString(b, q.MaxCount)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
 }
 
 // appendJSONString appends s quoted as encoding/json quotes it: as is when

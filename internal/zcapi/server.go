@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"imagequota/internal/quota"
-	"imagequota/vmapi"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -61,6 +60,19 @@ type Action struct {
 	Handler  HandlerFunc
 }
 
+// ActionTable is a service as the wire serves it: where, in which API
+// versions, and its actions.
+type ActionTable struct {
+	// Path is the endpoint path served besides "/", e.g. "/api/v2/vm"; empty
+	// serves "/" only.
+	Path string
+	// Versions are the accepted values of X-ZC-Version; empty accepts any.
+	Versions []string
+	// DefaultVersion is the version of a request without X-ZC-Version.
+	DefaultVersion string
+	Actions        []Action
+}
+
 // Authenticator looks up credentials.
 type Authenticator interface {
 	AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error)
@@ -69,8 +81,9 @@ type Authenticator interface {
 
 // Config configures a Server.
 type Config struct {
-	Auth    Authenticator
-	Actions []Action
+	Auth Authenticator
+	// Actions is the service served.
+	Actions ActionTable
 	Logger  *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry
@@ -91,10 +104,9 @@ type Server struct {
 	actions map[string]Action
 	m       *metrics
 	limiter *limiter
+	// servedOn and versions are for the messages that refuse a path or a version.
+	servedOn, versions string
 }
-
-// Versions are the accepted values of X-ZC-Version.
-var Versions = []string{vmapi.VersionLegacy, vmapi.VersionCurrent}
 
 // NewServer builds a server from its configuration.
 func NewServer(cfg Config) *Server {
@@ -113,9 +125,12 @@ func NewServer(cfg Config) *Server {
 	if c, ok := cfg.Auth.(CachingAuthenticator); ok {
 		cfg.Auth = cachedAuth{c}
 	}
-	s := &Server{cfg: cfg, actions: map[string]Action{}}
+	s := &Server{cfg: cfg, actions: map[string]Action{}, servedOn: "POST /", versions: strings.Join(cfg.Actions.Versions, " or ")}
+	if cfg.Actions.Path != "" {
+		s.servedOn = "POST " + cfg.Actions.Path
+	}
 	names := []string{}
-	for _, a := range cfg.Actions {
+	for _, a := range cfg.Actions.Actions {
 		s.actions[a.Name] = a
 		names = append(names, a.Name)
 	}
@@ -126,8 +141,8 @@ func NewServer(cfg Config) *Server {
 	return s
 }
 
-// Handler returns the HTTP handler: the API on POST / and POST /api/v2/vm,
-// /healthz, /readyz and /metrics.
+// Handler returns the HTTP handler: the API on POST / and POST on the
+// table's path, /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// The API paths and every unknown path go through serveAPI, so that each
@@ -224,8 +239,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	if len(o.action) > 64 {
 		o.action = o.action[:64]
 	}
-	if r.URL.Path != "/" && r.URL.Path != vmapi.Path {
-		return fail(w, id, &o, quota.CodeResourceNotFound, "No such path: "+quoteHeader(r.URL.Path)+". The API is served on POST "+vmapi.Path+".")
+	if r.URL.Path != "/" && (r.URL.Path != s.cfg.Actions.Path || s.cfg.Actions.Path == "") {
+		return fail(w, id, &o, quota.CodeResourceNotFound, "No such path: "+quoteHeader(r.URL.Path)+". The API is served on "+s.servedOn+".")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -245,9 +260,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	}
 	version := r.Header.Get("X-ZC-Version")
 	if version == "" {
-		version = vmapi.DefaultVersion
-	} else if !slices.Contains(Versions, version) {
-		return fail(w, id, &o, quota.CodeInvalidParameterValue, "X-ZC-Version "+quoteHeader(version)+" is not supported; use "+strings.Join(Versions, " or ")+".")
+		version = s.cfg.Actions.DefaultVersion
+	} else if len(s.cfg.Actions.Versions) > 0 && !slices.Contains(s.cfg.Actions.Versions, version) {
+		return fail(w, id, &o, quota.CodeInvalidParameterValue, "X-ZC-Version "+quoteHeader(version)+" is not supported; use "+s.versions+".")
 	}
 	// One deadline covers everything the request does with the store,
 	// authentication included.

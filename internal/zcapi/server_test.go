@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,10 +21,10 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/quota"
+	"imagequota/internal/signing"
 	"imagequota/internal/store"
 	"imagequota/internal/testkit"
 	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
 )
 
 var requestIDPattern = regexp.MustCompile(`^T[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`)
@@ -154,8 +156,20 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// testActions are actions that produce each kind of outcome the generic
-// handler must turn into an envelope.
+// The test service's path and versions, which are not the vm service's: what
+// zcapi serves comes from its table.
+const (
+	testPath    = "/api/v9/test"
+	testOld     = "2001-01-01"
+	testCurrent = "2002-02-02"
+)
+
+// testTable is a service whose actions produce each kind of outcome the
+// generic handler must turn into an envelope.
+func testTable() zcapi.ActionTable {
+	return zcapi.ActionTable{Path: testPath, Versions: []string{testOld, testCurrent}, DefaultVersion: testCurrent, Actions: testActions()}
+}
+
 func testActions() []zcapi.Action {
 	type none = struct{}
 	return []zcapi.Action{
@@ -166,7 +180,7 @@ func testActions() []zcapi.Action {
 			}
 			return out, nil
 		})},
-		{Name: "Legacy", Versions: []string{vmapi.VersionLegacy}, Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+		{Name: "Legacy", Versions: []string{testOld}, Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
 			return &none{}, nil
 		})},
 		{Name: "Nothing", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*echoOut, error) {
@@ -200,13 +214,13 @@ func testActions() []zcapi.Action {
 	}
 }
 
-func setupAPI(t *testing.T, authErr error) *apiEnv {
+func setupAPI(t *testing.T, authErr error, table zcapi.ActionTable) *apiEnv {
 	t.Helper()
 	db := testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{})
 	e := &apiEnv{db: db, reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
 	srv := zcapi.NewServer(zcapi.Config{
 		Auth:           faultyAuth{Authenticator: db, err: authErr},
-		Actions:        testActions(),
+		Actions:        table,
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Registry:       e.reg,
 		Ready:          db.Ping,
@@ -215,7 +229,7 @@ func setupAPI(t *testing.T, authErr error) *apiEnv {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
-	e.acct = testkit.NewAccount(t, db, hs.URL)
+	e.acct = testkit.NewAccount(t, db, hs.URL+table.Path)
 	return e
 }
 
@@ -261,7 +275,7 @@ func envelope(t *testing.T, r *client.Response) map[string]json.RawMessage {
 
 func TestServeOutcomes(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t, nil)
+	e := setupAPI(t, nil, testTable())
 	const secretDetail = "/var/lib/secret-path"
 	tests := []struct {
 		action  string
@@ -273,11 +287,12 @@ func TestServeOutcomes(t *testing.T) {
 		notMsg  []string // what the message must not reveal
 		resp    string   // the exact "response" of a success, requestId removed
 	}{
-		{action: "Echo", body: `{"name":"x"}`, status: 200, resp: `{"name":"x","account":"` + e.acct.ID + `","version":"2026-04-01","list":[]}`},
-		{action: "Echo", version: vmapi.VersionLegacy, body: `{}`, status: 200, resp: `{"name":"","account":"` + e.acct.ID + `","version":"2023-03-13","list":[]}`},
+		{action: "Echo", body: `{"name":"x"}`, status: 200, resp: `{"name":"x","account":"` + e.acct.ID + `","version":"` + testCurrent + `","list":[]}`},
+		{action: "Echo", version: testOld, body: `{}`, status: 200, resp: `{"name":"","account":"` + e.acct.ID + `","version":"` + testOld + `","list":[]}`},
+		{action: "Echo", version: "2023-03-13", status: 400, code: quota.CodeInvalidParameterValue, msg: []string{"X-ZC-Version", "2023-03-13", testOld + " or " + testCurrent}},
 		{action: "Echo", body: `{"name":7}`, status: 400, code: quota.CodeInvalidParameterType, msg: []string{"name"}},
-		{action: "Legacy", version: vmapi.VersionLegacy, status: 200, resp: `{}`},
-		{action: "Legacy", version: vmapi.VersionCurrent, status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"Legacy", "2026-04-01"}},
+		{action: "Legacy", version: testOld, status: 200, resp: `{}`},
+		{action: "Legacy", version: testCurrent, status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"Legacy", testCurrent}},
 		{action: "Legacy", status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"Legacy"}},
 		{action: "Nothing", status: 200, resp: `null`},
 		{action: "Fail", status: 500, code: quota.CodeInternal, msg: []string{"internal error", "request id"}, notMsg: []string{secretDetail, "disk"}},
@@ -373,7 +388,7 @@ func logLine(t *testing.T, logs, id string) map[string]any {
 
 func TestServeAuthenticatorFailure(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t, errors.New("connection refused to db.internal:5432"))
+	e := setupAPI(t, errors.New("connection refused to db.internal:5432"), testTable())
 	r, err := e.acct.Client.Do(context.Background(), "Echo", []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +404,7 @@ func TestServeAuthenticatorFailure(t *testing.T) {
 
 func TestServeMetrics(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t, nil)
+	e := setupAPI(t, nil, testTable())
 	ctx := context.Background()
 	for _, a := range []string{"Echo", "Echo", "Fail", "NoSuchAction"} {
 		if _, err := e.acct.Client.Do(ctx, a, nil); err != nil {
@@ -432,4 +447,88 @@ func TestServeMetrics(t *testing.T) {
 	if _, ok := observed["NoSuchAction"]; ok {
 		t.Errorf("an unknown action got its own label: %v", observed)
 	}
+}
+
+// TestServeTable checks that the paths and versions served are the table's.
+func TestServeTable(t *testing.T) {
+	t.Parallel()
+	bare := zcapi.ActionTable{Actions: testActions()} // no path, no versions
+	tests := []struct {
+		name    string
+		table   zcapi.ActionTable
+		path    string
+		version string
+		status  int
+		code    string
+		msg     []string
+		echoed  string // the version the handler saw, on success
+	}{
+		{name: "the table's path", table: testTable(), path: testPath, status: 200, echoed: testCurrent},
+		{name: "the root", table: testTable(), path: "/", version: testOld, status: 200, echoed: testOld},
+		{name: "another path", table: testTable(), path: "/api/v2/vm", status: 404, code: quota.CodeResourceNotFound, msg: []string{`"/api/v2/vm"`, "POST " + testPath}},
+		{name: "a path below the table's", table: testTable(), path: testPath + "/x", status: 404, code: quota.CodeResourceNotFound, msg: []string{testPath + "/x"}},
+		{name: "a version not in the table", table: testTable(), path: testPath, version: "2026-04-01", status: 400, code: quota.CodeInvalidParameterValue,
+			msg: []string{"X-ZC-Version", `"2026-04-01"`, testOld + " or " + testCurrent}},
+		{name: "no path serves the root", table: bare, path: "/", status: 200, echoed: ""},
+		{name: "no path serves nothing else", table: bare, path: testPath, status: 404, code: quota.CodeResourceNotFound, msg: []string{"POST /."}},
+		{name: "no versions accept any", table: bare, path: "/", version: "1999-12-31", status: 200, echoed: "1999-12-31"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setupAPI(t, nil, tt.table)
+			r := e.post(t, tt.path, tt.version, "Echo")
+			envelope(t, r)
+			if r.HTTPStatus != tt.status {
+				t.Fatalf("HTTP %d (%s); want %d", r.HTTPStatus, r.Body, tt.status)
+			}
+			if tt.status == http.StatusOK {
+				var out echoOut
+				if err := r.Decode(&out); err != nil || out.Version != tt.echoed {
+					t.Fatalf("Echo saw version %q (%v); want %q", out.Version, err, tt.echoed)
+				}
+				return
+			}
+			var ce *client.Error
+			if err := r.Decode(nil); !errors.As(err, &ce) || ce.Code != tt.code {
+				t.Fatalf("answer %s; want code %s", r.Body, tt.code)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(ce.Message, m) {
+					t.Errorf("message %q does not mention %q", ce.Message, m)
+				}
+			}
+		})
+	}
+}
+
+// post sends a signed request for action to path (which the client cannot
+// do for "/": it reads that as "no path given").
+func (e *apiEnv) post(t *testing.T, path, version, action string) *client.Response {
+	t.Helper()
+	const contentType = "application/json"
+	body := []byte("{}")
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-ZC-Action", action)
+	req.Header.Set("X-ZC-Timestamp", ts)
+	if version != "" {
+		req.Header.Set("X-ZC-Version", version)
+	}
+	req.Header.Set("Authorization", signing.AuthorizationHeader(e.acct.Key.ID,
+		signing.Sign(e.acct.Key.Secret, ts, contentType, req.URL.Host, body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client.Response{HTTPStatus: resp.StatusCode, RequestID: resp.Header.Get("X-ZC-Request-Id"), Body: data}
 }

@@ -1,4 +1,4 @@
-package zcapi
+package vmapi_test
 
 import (
 	"bytes"
@@ -8,30 +8,10 @@ import (
 	"imagequota/vmapi"
 )
 
-// genericSuccess is the envelope as encoding/json alone builds it.
-func genericSuccess(t *testing.T, id string, out any) []byte {
-	t.Helper()
-	body, err := json.Marshal(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idJSON, _ := json.Marshal(id)
-	var b bytes.Buffer
-	b.WriteString(`{"requestId":`)
-	b.Write(idJSON)
-	b.WriteString(`,"response":{"requestId":`)
-	b.Write(idJSON)
-	if len(body) > 2 {
-		b.WriteByte(',')
-	}
-	b.Write(body[1:])
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-// TestEncodeImageQuotaMatchesEncodingJSON checks that the hand-written
-// encoder of DescribeImageQuota answers writes exactly what encoding/json does.
-func TestEncodeImageQuotaMatchesEncodingJSON(t *testing.T) {
+// TestAppendJSONMatchesEncodingJSON checks that the hand-written encoder of
+// DescribeImageQuota answers writes exactly what encoding/json does, after
+// whatever the buffer held.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	odd := []string{"", "asia-east-1", `a"b\c`, "<script>&amp;", "é-ünï", "tab\there", "line\u2028sep", "bad\xffutf8", "\x00\x1f\x7f"}
 	tests := []struct {
@@ -60,15 +40,33 @@ func TestEncodeImageQuotaMatchesEncodingJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			for _, id := range []string{NewRequestID(), "T<&>\"\x01é\xff"} {
-				got, err := appendSuccess(nil, id, tt.resp)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := genericSuccess(t, id, tt.resp); !bytes.Equal(got, want) {
-					t.Fatalf("appendSuccess(nil, %q):\n got %s\nwant %s", id, got, want)
-				}
+			want, err := json.Marshal(tt.resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.resp.AppendJSON(nil); !bytes.Equal(got, want) {
+				t.Fatalf("AppendJSON(nil):\n got %s\nwant %s", got, want)
+			}
+			prefix := []byte(`{"requestId":"T1",`)
+			got := tt.resp.AppendJSON(append([]byte(nil), prefix...))
+			if !bytes.Equal(got, append(prefix, want...)) {
+				t.Fatalf("AppendJSON after a prefix:\n got %s\nwant %s%s", got, prefix, want)
 			}
 		})
+	}
+}
+
+// BenchmarkAppendJSON encodes the answer for every location of the default
+// catalogue into a reused buffer, as the server does.
+func BenchmarkAppendJSON(b *testing.B) {
+	r := &vmapi.DescribeImageQuotaResponse{}
+	for range 21 {
+		r.Images = append(r.Images, vmapi.ImageQuotaInfo{ZoneID: "sa-jeddah-1a", RegionID: "sa-jeddah-1a", Count: 3, MaxCount: 5})
+		r.ImageRegionQuota = append(r.ImageRegionQuota, vmapi.ImageRegionQuota{RegionID: "sa-jeddah-1a", Count: "3", MaxCount: "5"})
+	}
+	buf := make([]byte, 0, 4<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = r.AppendJSON(buf[:0])
 	}
 }
