@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -192,9 +193,11 @@ func testActions() []zcapi.Action {
 		{Name: "Panic", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
 			panic("handler bug")
 		})},
-		{Name: "Slow", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
-			<-ctx.Done() // the request timeout always ends this
-			return nil, ctx.Err()
+		{Name: "Deadline", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, fmt.Errorf("store: %w", context.DeadlineExceeded) // as a store call that ran out of time
+		})},
+		{Name: "Canceled", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+			return nil, fmt.Errorf("store: %w", context.Canceled)
 		})},
 		{Name: "Throttle", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
 			return nil, quota.Errorf(quota.CodeRequestLimitExceeded, "Too many requests for account %s.", c.AccountID)
@@ -214,6 +217,8 @@ func testActions() []zcapi.Action {
 	}
 }
 
+// setupAPI serves table with a test account. No request runs into the
+// request timeout: an outcome never depends on how busy the machine is.
 func setupAPI(t *testing.T, authErr error, table zcapi.ActionTable) *apiEnv {
 	t.Helper()
 	db := testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{})
@@ -224,7 +229,7 @@ func setupAPI(t *testing.T, authErr error, table zcapi.ActionTable) *apiEnv {
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Registry:       e.reg,
 		Ready:          db.Ping,
-		RequestTimeout: 50 * time.Millisecond,
+		RequestTimeout: time.Hour,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -300,7 +305,8 @@ func TestServeOutcomes(t *testing.T) {
 		{action: "NotObject", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}},
 		{action: "Unmapped", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}, notMsg: []string{secretDetail}},
 		{action: "Internal", status: 500, code: quota.CodeInternal, msg: []string{"internal error"}, notMsg: []string{secretDetail}},
-		{action: "Slow", status: 503, code: quota.CodeUnavailable, msg: []string{"retry"}},
+		{action: "Deadline", status: 503, code: quota.CodeUnavailable, msg: []string{"retry"}},
+		{action: "Canceled", status: 503, code: quota.CodeUnavailable, msg: []string{"retry"}},
 		{action: "Throttle", status: 429, code: quota.CodeRequestLimitExceeded, msg: []string{e.acct.ID}},
 		{action: "Conflict", status: 409, code: quota.CodeConflict, msg: []string{"exists"}},
 		{action: "NoSuchAction", status: 401, code: quota.CodeUnauthorizedOperation, msg: []string{"NoSuchAction"}},
@@ -531,4 +537,74 @@ func (e *apiEnv) post(t *testing.T, path, version, action string) *client.Respon
 		t.Fatal(err)
 	}
 	return &client.Response{HTTPStatus: resp.StatusCode, RequestID: resp.Header.Get("X-ZC-Request-Id"), Body: data}
+}
+
+// TestServeRequestTimeout checks that a handler runs under the request
+// timeout and that running out of it is answered 503. The timeout is a
+// second, and nothing but its expiry ends the handler: the test asserts what
+// happened, not how long it took.
+func TestServeRequestTimeout(t *testing.T) {
+	t.Parallel()
+	db := testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{})
+	const timeout = time.Second
+	type seen struct {
+		hasDeadline bool
+		left        time.Duration
+		err         error
+	}
+	saw := make(chan seen, 2)
+	type none = struct{}
+	srv := zcapi.NewServer(zcapi.Config{
+		Auth: db,
+		Actions: zcapi.ActionTable{Path: testPath, Actions: []zcapi.Action{
+			{Name: "Deadline", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+				dl, ok := ctx.Deadline()
+				saw <- seen{hasDeadline: ok, left: time.Until(dl)}
+				return &none{}, nil
+			})},
+			{Name: "Wait", Handler: zcapi.Handle(func(ctx context.Context, c *zcapi.Call, in *none) (*none, error) {
+				<-ctx.Done()
+				saw <- seen{err: ctx.Err()}
+				return nil, ctx.Err()
+			})},
+		}},
+		Logger:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		RequestTimeout: timeout,
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	acct := testkit.NewAccount(t, db, hs.URL+testPath)
+
+	// The first request loads the credential, so that the second spends its
+	// second in the handler.
+	r, err := acct.Client.Do(context.Background(), "Deadline", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HTTPStatus == http.StatusOK {
+		if got := <-saw; !got.hasDeadline || got.left > timeout {
+			t.Errorf("the handler's context has deadline %v, %v from now; want one at most %v away", got.hasDeadline, got.left, timeout)
+		}
+	} else if r.HTTPStatus != http.StatusServiceUnavailable {
+		t.Fatalf("Deadline: HTTP %d (%s); want 200 (or 503 on a machine too busy for a second)", r.HTTPStatus, r.Body)
+	}
+
+	r, err = acct.Client.Do(context.Background(), "Wait", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := envelope(t, r)
+	var code string
+	_ = json.Unmarshal(body["code"], &code)
+	if r.HTTPStatus != http.StatusServiceUnavailable || code != quota.CodeUnavailable {
+		t.Fatalf("Wait: HTTP %d %s; want 503 %s", r.HTTPStatus, r.Body, quota.CodeUnavailable)
+	}
+	select {
+	case got := <-saw:
+		if !errors.Is(got.err, context.DeadlineExceeded) {
+			t.Errorf("the handler's context ended with %v; want %v", got.err, context.DeadlineExceeded)
+		}
+	default:
+		// Authentication took the whole second; the answer is the same.
+	}
 }
