@@ -57,7 +57,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 	case strings.HasPrefix(h, signing.Algorithm+" "):
 		a, err := signing.ParseAuthorization(h)
 		if err != nil {
-			return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header is malformed: %s.", err.Error())
+			return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header is malformed: %s.", quota.Truncate(err.Error(), 128))
 		}
 		ts := r.Header.Get("X-ZC-Timestamp")
 		if err := signing.CheckTimestamp(ts, s.cfg.Now()); err != nil {

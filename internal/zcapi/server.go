@@ -208,7 +208,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		slog.String("remote", r.RemoteAddr),
 	}
 	if c := r.Header.Get("X-ZC-Request-Client"); c != "" {
-		attrs = append(attrs, slog.String("client", truncate(c, 128)))
+		attrs = append(attrs, slog.String("client", quota.Truncate(c, 128)))
 	}
 	level := slog.LevelInfo
 	if o.err != nil {
@@ -216,13 +216,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.String("error", o.err.Error()))
 	}
 	s.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs...)
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // fail writes an error envelope and records it in o.
@@ -348,9 +341,7 @@ func (s *Server) failErr(w http.ResponseWriter, id string, o *outcome, err error
 	return fail(w, id, o, quota.CodeInternal, "An internal error occurred. Quote request id "+id+" when asking for help.")
 }
 
+// quoteHeader quotes a header value (or a path) for a message.
 func quoteHeader(v string) string {
-	if len(v) > 64 {
-		v = v[:64] + "…"
-	}
-	return "\"" + strings.ToValidUTF8(v, "?") + "\""
+	return "\"" + strings.ToValidUTF8(quota.Truncate(v, 64), "?") + "\""
 }

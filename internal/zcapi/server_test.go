@@ -608,3 +608,45 @@ func TestServeRequestTimeout(t *testing.T) {
 		// Authentication took the whole second; the answer is the same.
 	}
 }
+
+// TestServeQuotesShortly checks that what a client sent is quoted in a
+// message only in part, however long it is.
+func TestServeQuotesShortly(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t, nil, testTable())
+	long := strings.Repeat("é", 10_000)
+	tests := []struct {
+		name   string
+		header string
+		value  string
+		code   string
+	}{
+		{"unknown Authorization parameter", "Authorization", signing.Algorithm + " " + long + "=1, Credential=x, SignedHeaders=content-type;host, Signature=00", quota.CodeInvalidAuthorization},
+		{"version", "X-ZC-Version", long, quota.CodeInvalidParameterValue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequest(http.MethodPost, e.url+testPath, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-ZC-Action", "Echo")
+			req.Header.Set("Authorization", "Bearer none")
+			req.Header.Set(tt.header, tt.value)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Code, Message string }
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Code != tt.code || !strings.Contains(body.Message, "éééé…") || len([]rune(body.Message)) > 250 {
+				t.Errorf("answer %s %q; want %s quoting the value shortened", body.Code, body.Message, tt.code)
+			}
+		})
+	}
+}
