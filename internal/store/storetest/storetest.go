@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"ModifyImages", testModifyImages},
 		{"DeleteImages", testDeleteImages},
 		{"Usage", testUsage},
+		{"ListUsage", testListUsage},
 		{"Audit", testAudit},
 		{"ConcurrentCreatesNeverOverAdmit", testConcurrentAdmission},
 		{"ConcurrentClientTokenCreatesOneImage", testConcurrentClientToken},
