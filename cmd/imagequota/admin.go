@@ -7,48 +7,76 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 )
 
-const adminUsage = `imagequota admin: manage the store directly (also while a server runs on it).
+// adminCommand is one admin command, declared once: its name, its help and,
+// in setup, its flags, the checks of their values and what it runs.
+//
+// The exit status follows from where a command stops: 2 when its command
+// line cannot be parsed (an unknown command or flag, a flag value of the
+// wrong type: errUsage); 1 for every other failure, a value the checks or
+// the store refuse included.
+type adminCommand struct {
+	group, verb string
+	// synopsis shows the arguments and the main flags, as in the command list.
+	synopsis string
+	// summary is the command's line in the command lists.
+	summary string
+	// details, when set, follows the summary in the command's own help.
+	details string
+	// setup declares the command's flags and checks on f and returns what
+	// runs the command once they are parsed and checked.
+	setup func(f *adminFlags) adminRun
+}
 
-Usage: imagequota admin [--data-dir DIR | --db URL] COMMAND [flags]
+// adminRun runs a command on the opened store.
+type adminRun func(ctx context.Context, a *adminCtx) error
 
-Commands:
-  account create --name NAME            create an account
-  account list                          list accounts
-  account disable ID | account enable ID
-  key create --account ID               create an access key (prints its password once)
-  key list --account ID                 list an account's access keys
-  key disable KEYID | key enable KEYID
-  token create --account ID [--ttl 24h] create a bearer token (printed once)
-  quota set [--account ID] [--location LOC] --max N
-                                        set a limit: both selectors for that pair, one for
-                                        account-wide or location-wide, none for the default
-  quota unset [--account ID] [--location LOC]
-  quota show --account ID               resolved limit, its source and the count per location
-  quota list                            every limit that is set
-  location list                         the location catalogue
-  instance create --account ID --location LOC [--id ins-…] [--disk-gb 40]
-           [--os-category Ubuntu] [--os-type linux] [--os-version 22.04]
-  instance list [--account ID]
-  instance delete ID
-  audit list [--account ID] [--since RFC3339] [--limit N]
-  master-key rotate --new-key-file F    re-seal every access key password under the key in F
-                                        (generated when F does not exist), in one transaction;
-                                        then make F the --master-key-file and restart servers
+func (cmd *adminCommand) name() string { return cmd.group + " " + cmd.verb }
 
-Every command takes --output table|json (default table) and --help.
-`
+// adminGroup is the first word of some commands.
+type adminGroup struct{ name, summary string }
 
-// adminCtx is what an admin command works with.
+var adminGroups = []adminGroup{
+	{"account", "accounts: the tenants every key, token, instance, image and limit belongs to"},
+	{"key", "access keys, the signing credentials of an account"},
+	{"token", "bearer tokens of an account"},
+	{"quota", "limits on custom images per account and location, and their use"},
+	{"location", "the location catalogue"},
+	{"instance", "instances, which images are made from"},
+	{"audit", "the audit trail of changes to limits and images"},
+	{"master-key", "the key that seals access key passwords at rest"},
+}
+
+// adminTable is every admin command, in the order of adminGroups.
+var adminTable = slices.Concat(accountCommands, keyCommands, tokenCommands, quotaCommands,
+	locationCommands, instanceCommands, auditCommands, masterKeyCommands)
+
+func findGroup(name string) (adminGroup, bool) {
+	i := slices.IndexFunc(adminGroups, func(g adminGroup) bool { return g.name == name })
+	if i < 0 {
+		return adminGroup{}, false
+	}
+	return adminGroups[i], true
+}
+
+func findCommand(group, verb string) *adminCommand {
+	for i := range adminTable {
+		if adminTable[i].group == group && adminTable[i].verb == verb {
+			return &adminTable[i]
+		}
+	}
+	return nil
+}
+
+// adminCtx is what a command runs with.
 type adminCtx struct {
 	db     *store.DB
 	cat    *quota.Catalog
@@ -57,12 +85,14 @@ type adminCtx struct {
 	json   bool
 	// defaultMax is the server's configured default limit.
 	defaultMax int
+	// keyPath is the master key file the store flags name.
+	keyPath string
 }
 
 func runAdmin(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	top := newConfig("admin", adminUsage, env, stdout, stderr)
+	top := newConfig("admin", "", env, stdout, stderr)
 	addStoreFlags(top)
-	top.fs.Usage = func() { fmt.Fprint(top.fs.Output(), adminUsage) }
+	top.fs.Usage = func() { writeAdminUsage(top.fs.Output(), top.fs) }
 	if err := parseFlags(top.fs, args, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -70,20 +100,56 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		return errUsage
 	}
 	rest := top.fs.Args()
-	switch {
-	case len(rest) == 0:
-		fmt.Fprint(stderr, adminUsage)
-		return errUsage
-	case rest[0] == "help" || (len(rest) > 1 && isHelpFlag(rest[1])):
-		fmt.Fprint(stdout, adminUsage)
-		return nil
-	case len(rest) == 1:
-		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n%s", rest[0], adminUsage)
+	if len(rest) == 0 {
+		writeAdminUsage(stderr, top.fs)
 		return errUsage
 	}
-	group, verb := rest[0], rest[1]
-	name := group + " " + verb
-	c := newConfig("admin "+name, "Usage: imagequota admin [--data-dir DIR | --db URL] "+name+" [flags]\n\nSee \"imagequota admin --help\" for every command.", env, stdout, stderr)
+	if rest[0] == "help" {
+		return adminHelp(top, rest[1:], env, stdout, stderr)
+	}
+	g, ok := findGroup(rest[0])
+	if !ok {
+		name := rest[0]
+		if len(rest) > 1 && !isHelpFlag(rest[1]) {
+			name += " " + rest[1]
+		}
+		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n", name)
+		writeAdminUsage(stderr, top.fs)
+		return errUsage
+	}
+	if len(rest) > 1 && isHelpFlag(rest[1]) {
+		writeGroupUsage(stdout, g)
+		return nil
+	}
+	var cmd *adminCommand
+	if len(rest) > 1 {
+		cmd = findCommand(g.name, rest[1])
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n", strings.Join(rest[:min(2, len(rest))], " "))
+		writeGroupUsage(stderr, g)
+		return errUsage
+	}
+	return cmd.execute(ctx, top, rest[2:], env, stdout, stderr)
+}
+
+// adminFlags is what a command's setup declares its flags and checks on.
+type adminFlags struct {
+	c    *config
+	name string
+	// checks run after parsing, in the order declared; each records its
+	// problems in c, so that all are reported at once.
+	checks []func()
+	// arg, when set, receives the command's one positional argument.
+	arg *string
+	// locations are flags naming a location, looked up in the catalogue.
+	locations []*string
+}
+
+// commandFlags makes the flag set of cmd: the store flags (defaulting to
+// those given before the command, in top), --output and the command's own.
+func (cmd *adminCommand) commandFlags(top *config, env map[string]string, stdout, stderr io.Writer) (*adminFlags, *storeFlags, *string, adminRun) {
+	c := newConfig("admin "+cmd.name(), "", env, stdout, stderr)
 	sf := addStoreFlags(c)
 	// Flags given before the command are the defaults of the same flags after it.
 	c.fs.VisitAll(func(f *flag.Flag) {
@@ -92,113 +158,42 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 			_ = f.Value.Set(tf.Value.String())
 		}
 	})
-	var output string
-	c.String(&output, "output", "", "table", "output format: table or json")
-	var (
-		account, location, id, keyName, since, osCategory, osType, osVersion, newKeyFile string
-		max, diskGB, limit                                                               int
-		ttl                                                                              time.Duration
-	)
-	needsID := false
-	switch name {
-	case "account create":
-		c.String(&keyName, "name", "", "", "account name (required)")
-	case "account list", "location list", "quota list":
-	case "account disable", "account enable", "key disable", "key enable", "instance delete":
-		needsID = true
-	case "key create", "key list", "quota show":
-		c.String(&account, "account", "", "", "account id (required)")
-	case "token create":
-		c.String(&account, "account", "", "", "account id (required)")
-		c.Duration(&ttl, "ttl", "", 24*time.Hour, "how long the token is valid")
-	case "quota set", "quota unset":
-		c.String(&account, "account", "", "", "account id (omit for every account)")
-		c.String(&location, "location", "", "", "location id (omit for every location)")
-		if verb == "set" {
-			c.Int(&max, "max", "", 0, "the limit (required, 0-1000000)")
-		}
-	case "instance create":
-		c.String(&account, "account", "", "", "account id (required)")
-		c.String(&location, "location", "", "", "location id (required)")
-		c.String(&id, "id", "", "", "instance id (default: a new ins-… id)")
-		c.Int(&diskGB, "disk-gb", "", 40, "system disk size in GB: the size of images made from it")
-		c.String(&osCategory, "os-category", "", "Ubuntu", "operating system category")
-		c.String(&osType, "os-type", "", "linux", "operating system type: linux or windows")
-		c.String(&osVersion, "os-version", "", "22.04", "operating system version")
-	case "instance list":
-		c.String(&account, "account", "", "", "account id (omit for every account)")
-	case "master-key rotate":
-		c.String(&newKeyFile, "new-key-file", "", "", "file of the new master key (required; generated with mode 0600 when absent)")
-	case "audit list":
-		c.String(&account, "account", "", "", "account id (omit for every account)")
-		c.String(&since, "since", "", "", "only records at or after this time (RFC 3339)")
-		c.Int(&limit, "limit", "", 1000, "at most this many records (0: all)")
-	default:
-		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n%s", name, adminUsage)
-		return errUsage
-	}
-	pos, err := c.Parse(rest[2:])
+	f := &adminFlags{c: c, name: cmd.name()}
+	output := f.String("output", "table", "`FORMAT` of the output: table or json")
+	run := cmd.setup(f)
+	c.fs.Usage = func() { cmd.writeUsage(c.fs.Output(), c.fs) }
+	return f, sf, output, run
+}
+
+// execute parses the command's flags, checks them, opens the store and runs the command.
+func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	f, sf, output, run := cmd.commandFlags(top, env, stdout, stderr)
+	pos, err := f.c.Parse(args)
 	if err != nil {
 		return err
 	}
-	if needsID {
-		if len(pos) != 1 {
-			c.Problem("%s takes exactly one id", name)
-		} else {
-			id = pos[0]
-		}
-	} else if len(pos) > 0 {
-		c.Problem("unexpected arguments: %s", strings.Join(pos, " "))
+	switch {
+	case f.arg != nil && len(pos) == 1:
+		*f.arg = pos[0]
+	case f.arg != nil:
+		f.Problem("%s takes exactly one id", f.name)
+	case len(pos) > 0:
+		f.Problem("unexpected arguments: %s", strings.Join(pos, " "))
 	}
-	if output != "table" && output != "json" {
-		c.Problem("--output must be table or json; it is %q", output)
+	if *output != "table" && *output != "json" {
+		f.Problem("--output must be table or json; it is %q", *output)
 	}
-	required := func(flagName, v string) {
-		if v == "" {
-			c.Problem("--%s is required", flagName)
-		}
+	for _, check := range f.checks {
+		check()
 	}
-	var sinceT time.Time
-	switch name {
-	case "account create":
-		required("name", keyName)
-	case "key create", "key list", "quota show", "token create", "instance create":
-		required("account", account)
-	case "master-key rotate":
-		required("new-key-file", newKeyFile)
-	}
-	switch name {
-	case "token create":
-		if ttl <= 0 {
-			c.Problem("--ttl must be positive")
-		}
-	case "quota set":
-		if !isSet(c.fs, "max") {
-			c.Problem("--max is required (0-%d)", quota.MaxLimit)
-		} else if max < 0 || max > quota.MaxLimit {
-			c.Problem("--max must be 0-%d; it is %d", quota.MaxLimit, max)
-		}
-	case "instance create":
-		required("location", location)
-		if diskGB < 1 || diskGB > 65536 {
-			c.Problem("--disk-gb must be 1-65536")
-		}
-		if osType != "linux" && osType != "windows" {
-			c.Problem("--os-type must be linux or windows")
-		}
-		if id != "" && (!strings.HasPrefix(id, "ins-") || len(id) > 64) {
-			c.Problem("--id must start with ins- and be at most 64 characters")
-		}
-	case "audit list":
-		if since != "" {
-			if sinceT, err = time.Parse(time.RFC3339, since); err != nil {
-				c.Problem("--since %q is not an RFC 3339 time like 2026-01-02T15:04:05Z", since)
-			}
-		}
-	}
-	cat := sf.loadCatalog(c)
-	if err := c.Err(); err != nil {
+	cat := sf.loadCatalog(f.c)
+	if err := f.c.Err(); err != nil {
 		return err
+	}
+	for _, loc := range f.locations {
+		if _, ok := cat.Lookup(*loc); *loc != "" && !ok {
+			return fmt.Errorf("location %q is not in the catalogue (see: imagequota admin location list)", *loc)
+		}
 	}
 	sf.notices = stderr
 	db, err := sf.open(ctx)
@@ -206,261 +201,87 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		return err
 	}
 	defer db.Close()
-	a := &adminCtx{db: db, cat: cat, out: stdout, stderr: stderr, json: output == "json", defaultMax: sf.defaultMax}
-	if location != "" {
-		if _, ok := cat.Lookup(location); !ok {
-			return fmt.Errorf("location %q is not in the catalogue (see: imagequota admin location list)", location)
-		}
-	}
-
-	switch name {
-	case "account create":
-		acct, err := db.CreateAccount(ctx, keyName)
-		if err != nil {
-			return err
-		}
-		return a.print(map[string]any{"accountId": acct.ID, "name": acct.Name},
-			[]string{"ACCOUNT ID", "NAME"}, [][]string{{acct.ID, acct.Name}})
-	case "account list":
-		accts, err := db.ListAccounts(ctx)
-		if err != nil {
-			return err
-		}
-		rows := [][]string{}
-		for _, x := range accts {
-			rows = append(rows, []string{x.ID, x.Name, enabled(!x.Disabled), x.CreatedAt.Format(time.RFC3339)})
-		}
-		return a.print(accts, []string{"ACCOUNT ID", "NAME", "STATE", "CREATED"}, rows)
-	case "account disable", "account enable":
-		if err := db.SetAccountDisabled(ctx, id, verb == "disable"); err != nil {
-			return err
-		}
-		return a.print(map[string]any{"accountId": id, "disabled": verb == "disable"},
-			[]string{"ACCOUNT ID", "STATE"}, [][]string{{id, enabled(verb == "enable")}})
-	case "key create":
-		k, err := db.CreateAccessKey(ctx, account)
-		if err != nil {
-			return err
-		}
-		return a.print(map[string]any{"accessKeyId": k.ID, "accessKeyPassword": k.Secret, "accountId": k.AccountID},
-			[]string{"ACCESS KEY ID", "ACCESS KEY PASSWORD", "ACCOUNT ID"}, [][]string{{k.ID, k.Secret, k.AccountID}})
-	case "key list":
-		if _, err := db.GetAccount(ctx, account); err != nil {
-			return err
-		}
-		keys, err := db.ListAccessKeys(ctx, account)
-		if err != nil {
-			return err
-		}
-		rows := [][]string{}
-		for _, k := range keys {
-			rows = append(rows, []string{k.ID, k.AccountID, enabled(!k.Disabled), k.CreatedAt.Format(time.RFC3339)})
-		}
-		return a.print(keys, []string{"ACCESS KEY ID", "ACCOUNT ID", "STATE", "CREATED"}, rows)
-	case "key disable", "key enable":
-		if err := db.SetAccessKeyDisabled(ctx, id, verb == "disable"); err != nil {
-			return err
-		}
-		return a.print(map[string]any{"accessKeyId": id, "disabled": verb == "disable"},
-			[]string{"ACCESS KEY ID", "STATE"}, [][]string{{id, enabled(verb == "enable")}})
-	case "token create":
-		tok, exp, err := db.CreateToken(ctx, account, ttl)
-		if err != nil {
-			return err
-		}
-		return a.print(map[string]any{"token": tok, "expiresAt": exp.Format(time.RFC3339), "accountId": account},
-			[]string{"TOKEN", "EXPIRES AT"}, [][]string{{tok, exp.Format(time.RFC3339)}})
-	case "quota set":
-		return a.quotaSet(ctx, account, location, max)
-	case "quota unset":
-		if err := a.checkAccount(ctx, account); err != nil {
-			return err
-		}
-		prev, err := db.UnsetLimit(ctx, account, location, quota.AdminActor)
-		if err != nil {
-			return err
-		}
-		if prev == nil {
-			fmt.Fprintf(stderr, "note: no limit was set for %s; nothing changed\n", scopeName(account, location))
-		}
-		return a.print(map[string]any{"accountId": account, "location": location, "removed": prev != nil, "previous": prev},
-			[]string{"SCOPE", "REMOVED", "PREVIOUS"}, [][]string{{scopeName(account, location), fmt.Sprint(prev != nil), intOrDash(prev)}})
-	case "quota show":
-		return a.quotaShow(ctx, account)
-	case "quota list":
-		ls, err := db.ListLimits(ctx)
-		if err != nil {
-			return err
-		}
-		rows := [][]string{}
-		for _, l := range ls {
-			rows = append(rows, []string{orStar(l.AccountID), orStar(l.LocationID), fmt.Sprint(l.MaxCount)})
-		}
-		return a.print(ls, []string{"ACCOUNT", "LOCATION", "MAX COUNT"}, rows)
-	case "location list":
-		locs := cat.All()
-		rows := [][]string{}
-		for _, l := range locs {
-			rows = append(rows, []string{l.ID, l.Name, enabled(!l.Disabled)})
-		}
-		return a.print(locs, []string{"LOCATION", "NAME", "STATE"}, rows)
-	case "instance create":
-		inst, err := db.CreateInstance(ctx, quota.Instance{ID: id, AccountID: account, LocationID: location, DiskGB: diskGB,
-			OSCategory: osCategory, OSType: osType, OSVersion: osVersion})
-		if err != nil {
-			return err
-		}
-		return a.print(map[string]any{"instanceId": inst.ID, "accountId": inst.AccountID, "location": inst.LocationID},
-			[]string{"INSTANCE ID", "ACCOUNT ID", "LOCATION"}, [][]string{{inst.ID, inst.AccountID, inst.LocationID}})
-	case "instance list":
-		if err := a.checkAccount(ctx, account); err != nil {
-			return err
-		}
-		insts, err := db.ListInstances(ctx, account)
-		if err != nil {
-			return err
-		}
-		rows := [][]string{}
-		for _, i := range insts {
-			rows = append(rows, []string{i.ID, i.AccountID, i.LocationID, fmt.Sprint(i.DiskGB), i.OSCategory + " " + i.OSVersion + " (" + i.OSType + ")"})
-		}
-		return a.print(insts, []string{"INSTANCE ID", "ACCOUNT ID", "LOCATION", "DISK GB", "OS"}, rows)
-	case "instance delete":
-		if err := db.DeleteInstance(ctx, id); err != nil {
-			return err
-		}
-		return a.print(map[string]any{"instanceId": id, "deleted": true}, []string{"INSTANCE ID", "DELETED"}, [][]string{{id, "true"}})
-	case "master-key rotate":
-		next, created, err := secrets.LoadOrGenerate(newKeyFile)
-		if err != nil {
-			return err
-		}
-		if created {
-			fmt.Fprintf(stderr, "Generated a new master key in %s (mode 0600).\n", newKeyFile)
-		}
-		n, err := db.RotateSecrets(ctx, next, quota.AdminActor)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "Every access key password is now sealed under %s. Make it the master key file (for example: mv %s %s) and restart the servers.\n", newKeyFile, newKeyFile, sf.keyPath())
-		return a.print(map[string]any{"masterKeyId": next.ID(), "accessKeys": n, "newKeyFile": newKeyFile},
-			[]string{"MASTER KEY ID", "ACCESS KEYS RE-SEALED", "NEW KEY FILE"}, [][]string{{next.ID(), fmt.Sprint(n), newKeyFile}})
-	case "audit list":
-		if err := a.checkAccount(ctx, account); err != nil {
-			return err
-		}
-		recs, err := db.ListAudit(ctx, quota.AuditFilter{AccountID: account, Since: sinceT, Limit: limit})
-		if err != nil {
-			return err
-		}
-		rows := [][]string{}
-		for _, r := range recs {
-			rows = append(rows, []string{r.At.Format(time.RFC3339Nano), orStar(r.AccountID), r.Actor, r.RequestID, r.Action, r.Target, compact(r.Before), compact(r.After)})
-		}
-		return a.print(recs, []string{"TIME", "ACCOUNT", "ACTOR", "REQUEST ID", "ACTION", "TARGET", "BEFORE", "AFTER"}, rows)
-	}
-	return nil
+	return run(ctx, &adminCtx{db: db, cat: cat, out: stdout, stderr: stderr, json: *output == "json",
+		defaultMax: sf.defaultMax, keyPath: sf.keyPath()})
 }
 
-// checkAccount returns an error when account is given and does not exist.
+// String declares a string flag. A word of help in backquotes names its
+// value in the help ("account `ID`").
+func (f *adminFlags) String(name, def, help string) *string {
+	p := new(string)
+	f.c.String(p, name, "", def, help)
+	return p
+}
+
+// Required declares a string flag that must be given.
+func (f *adminFlags) Required(name, help string) *string {
+	p := f.String(name, "", help+" (required)")
+	f.Check(func() {
+		if *p == "" {
+			f.Problem("--%s is required", name)
+		}
+	})
+	return p
+}
+
+// Location declares a flag naming a location of the catalogue.
+func (f *adminFlags) Location(help string, required bool) *string {
+	var p *string
+	if required {
+		p = f.Required("location", help)
+	} else {
+		p = f.String("location", "", help)
+	}
+	f.locations = append(f.locations, p)
+	return p
+}
+
+func (f *adminFlags) Int(name string, def int, help string) *int {
+	p := new(int)
+	f.c.Int(p, name, "", def, help)
+	return p
+}
+
+func (f *adminFlags) Duration(name string, def time.Duration, help string) *time.Duration {
+	p := new(time.Duration)
+	f.c.Duration(p, name, "", def, help)
+	return p
+}
+
+// Arg declares that the command takes exactly one positional argument.
+func (f *adminFlags) Arg() *string {
+	f.arg = new(string)
+	return f.arg
+}
+
+// Check adds a check of the values, run once they are parsed.
+func (f *adminFlags) Check(fn func()) { f.checks = append(f.checks, fn) }
+
+// Problem records a problem with the values.
+func (f *adminFlags) Problem(format string, args ...any) { f.c.Problem(format, args...) }
+
+// Fail reports a problem with the values found once the command ran (by the
+// layer that checks them), as the checks report theirs.
+func (f *adminFlags) Fail(format string, args ...any) error {
+	f.c.Problem(format, args...)
+	return f.c.Err()
+}
+
+// IsSet reports whether the flag name was given on the command line.
+func (f *adminFlags) IsSet(name string) bool {
+	set := false
+	f.c.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
+// checkAccount returns an error when account is given and does not exist:
+// for reads, which the store answers with nothing for an unknown account.
 func (a *adminCtx) checkAccount(ctx context.Context, account string) error {
 	if account == "" {
 		return nil
 	}
 	_, err := a.db.GetAccount(ctx, account)
 	return err
-}
-
-// quotaSet sets a limit and warns when it is below current usage.
-func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max int) error {
-	var accounts []string
-	if account != "" {
-		if _, err := a.db.GetAccount(ctx, account); err != nil {
-			return err
-		}
-		accounts = []string{account}
-	} else {
-		all, err := a.db.ListAccounts(ctx)
-		if err != nil {
-			return err
-		}
-		for _, x := range all {
-			accounts = append(accounts, x.ID)
-		}
-	}
-	prev, err := a.db.SetLimit(ctx, quota.LimitOverride{AccountID: account, LocationID: location, MaxCount: max}, quota.AdminActor)
-	if err != nil {
-		return err
-	}
-	// Warn for every (account, location) where the limit just set is the one
-	// in effect and the count is over it.
-	source := quota.SourceDefault
-	switch {
-	case account != "" && location != "":
-		source = quota.SourceAccountLocation
-	case account != "":
-		source = quota.SourceAccount
-	case location != "":
-		source = quota.SourceLocation
-	}
-	type excess struct {
-		Account  string `json:"accountId"`
-		Location string `json:"location"`
-		Count    int    `json:"count"`
-		MaxCount int    `json:"maxCount"`
-		Excess   int    `json:"excess"`
-	}
-	warnings := []excess{}
-	for _, acct := range accounts {
-		u, err := a.db.Usage(ctx, acct)
-		if err != nil {
-			return err
-		}
-		locs := make([]string, 0, len(u.Counts))
-		for loc := range u.Counts {
-			locs = append(locs, loc)
-		}
-		sort.Strings(locs)
-		for _, loc := range locs {
-			n := u.Counts[loc]
-			if location != "" && loc != location {
-				continue
-			}
-			m, src := quota.ResolveLimit(u.Overrides, acct, loc, a.defaultMax)
-			if src == source && n > m {
-				warnings = append(warnings, excess{acct, loc, n, m, n - m})
-				fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
-					acct, n, loc, n-m, m, n-m+1)
-			}
-		}
-	}
-	return a.print(map[string]any{"accountId": account, "location": location, "maxCount": max, "previous": prev, "overLimit": warnings},
-		[]string{"SCOPE", "MAX COUNT", "PREVIOUS"}, [][]string{{scopeName(account, location), fmt.Sprint(max), intOrDash(prev)}})
-}
-
-// quotaShow prints the resolved limit, its source and the count for every location.
-func (a *adminCtx) quotaShow(ctx context.Context, account string) error {
-	if _, err := a.db.GetAccount(ctx, account); err != nil {
-		return err
-	}
-	u, err := a.db.Usage(ctx, account)
-	if err != nil {
-		return err
-	}
-	type row struct {
-		Location string `json:"location"`
-		MaxCount int    `json:"maxCount"`
-		Source   string `json:"source"`
-		Count    int    `json:"count"`
-	}
-	out := []row{}
-	rows := [][]string{}
-	for _, l := range a.cat.Enabled() {
-		m, src := quota.ResolveLimit(u.Overrides, account, l.ID, a.defaultMax)
-		out = append(out, row{l.ID, m, src, u.Counts[l.ID]})
-		rows = append(rows, []string{l.ID, fmt.Sprint(u.Counts[l.ID]), fmt.Sprint(m), src})
-	}
-	return a.print(out, []string{"LOCATION", "COUNT", "MAX COUNT", "SOURCE"}, rows)
 }
 
 // print writes v as JSON, or the rows as a table.
@@ -487,13 +308,6 @@ func isHelpFlag(arg string) bool {
 	return false
 }
 
-// isSet reports whether the flag name was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
 func enabled(b bool) string {
 	if b {
 		return "enabled"
@@ -513,18 +327,6 @@ func intOrDash(p *int) string {
 		return "-"
 	}
 	return fmt.Sprint(*p)
-}
-
-func scopeName(account, location string) string {
-	switch {
-	case account != "" && location != "":
-		return "account " + account + " in " + location
-	case account != "":
-		return "account " + account
-	case location != "":
-		return "location " + location
-	}
-	return "default"
 }
 
 func compact(v any) string {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"imagequota/internal/quota"
+	"imagequota/internal/secrets"
+)
+
+var auditCommands = []adminCommand{
+	{
+		group: "audit", verb: "list", synopsis: "[--account ID] [--since RFC3339] [--limit N]",
+		summary: "changes to limits and images, with their actor and request id",
+		setup: func(f *adminFlags) adminRun {
+			account := f.String("account", "", "account `ID` (omit for every account)")
+			since := f.String("since", "", "only records at or after this `TIME` (RFC 3339)")
+			limit := f.Int("limit", 1000, "at most `N` records (0: all)")
+			var sinceT time.Time
+			f.Check(func() {
+				if *since == "" {
+					return
+				}
+				var err error
+				if sinceT, err = time.Parse(time.RFC3339, *since); err != nil {
+					f.Problem("--since %q is not an RFC 3339 time like 2026-01-02T15:04:05Z", *since)
+				}
+			})
+			return func(ctx context.Context, a *adminCtx) error {
+				if err := a.checkAccount(ctx, *account); err != nil {
+					return err
+				}
+				recs, err := a.db.ListAudit(ctx, quota.AuditFilter{AccountID: *account, Since: sinceT, Limit: *limit})
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, r := range recs {
+					rows = append(rows, []string{r.At.Format(time.RFC3339Nano), orStar(r.AccountID), r.Actor, r.RequestID, r.Action, r.Target, compact(r.Before), compact(r.After)})
+				}
+				return a.print(recs, []string{"TIME", "ACCOUNT", "ACTOR", "REQUEST ID", "ACTION", "TARGET", "BEFORE", "AFTER"}, rows)
+			}
+		},
+	},
+}
+
+var masterKeyCommands = []adminCommand{
+	{
+		group: "master-key", verb: "rotate", synopsis: "--new-key-file F",
+		summary: "re-seal every access key password under the key in F",
+		details: `F is generated (mode 0600) when it does not exist. Every password is
+re-sealed in one transaction; then make F the --master-key-file of every
+server and admin command, and restart the servers.`,
+		setup: func(f *adminFlags) adminRun {
+			newKeyFile := f.Required("new-key-file", "`FILE` of the new master key (generated with mode 0600 when absent)")
+			return func(ctx context.Context, a *adminCtx) error {
+				next, created, err := secrets.LoadOrGenerate(*newKeyFile)
+				if err != nil {
+					return err
+				}
+				if created {
+					fmt.Fprintf(a.stderr, "Generated a new master key in %s (mode 0600).\n", *newKeyFile)
+				}
+				n, err := a.db.RotateSecrets(ctx, next, quota.AdminActor)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Every access key password is now sealed under %s. Make it the master key file (for example: mv %s %s) and restart the servers.\n", *newKeyFile, *newKeyFile, a.keyPath)
+				return a.print(map[string]any{"masterKeyId": next.ID(), "accessKeys": n, "newKeyFile": *newKeyFile},
+					[]string{"MASTER KEY ID", "ACCESS KEYS RE-SEALED", "NEW KEY FILE"}, [][]string{{next.ID(), fmt.Sprint(n), *newKeyFile}})
+			}
+		},
+	},
+}

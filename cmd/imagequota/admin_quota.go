@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"imagequota/internal/quota"
+)
+
+const quotaScopeHelp = `A limit applies to a scope: with both --account and --location, to that
+pair; with one of them, account-wide or location-wide; with neither, it is the
+server-wide default. An account's limit in a location is the most specific of
+these; when none is set, the server's --default-max-count applies.`
+
+var quotaCommands = []adminCommand{
+	{
+		group: "quota", verb: "set", synopsis: "[--account ID] [--location LOC] --max N",
+		summary: "set the limit of a scope",
+		details: quotaScopeHelp + `
+
+A limit below the current count is allowed: the command warns about every
+account and location where it is the limit in effect and the count is over it
+(on stderr, and in overLimit in the JSON), and creating images there is
+refused until enough are deleted.`,
+		setup: func(f *adminFlags) adminRun {
+			account := f.String("account", "", "account `ID` (omit for every account)")
+			location := f.Location("location `LOC` (omit for every location)", false)
+			maxCount := f.Int("max", 0, fmt.Sprintf("the limit, `N` from 0 to %d (required)", quota.MaxLimit))
+			f.Check(func() {
+				if !f.IsSet("max") {
+					f.Problem("--max is required (0-%d)", quota.MaxLimit)
+				} else if *maxCount < 0 || *maxCount > quota.MaxLimit {
+					f.Problem("--max must be 0-%d; it is %d", quota.MaxLimit, *maxCount)
+				}
+			})
+			return func(ctx context.Context, a *adminCtx) error {
+				prev, warnings, err := a.quotaSet(ctx, *account, *location, *maxCount)
+				if err != nil {
+					return err
+				}
+				return a.print(map[string]any{"accountId": *account, "location": *location, "maxCount": *maxCount, "previous": prev, "overLimit": warnings},
+					[]string{"SCOPE", "MAX COUNT", "PREVIOUS"}, [][]string{{scopeName(*account, *location), fmt.Sprint(*maxCount), intOrDash(prev)}})
+			}
+		},
+	},
+	{
+		group: "quota", verb: "unset", synopsis: "[--account ID] [--location LOC]",
+		summary: "remove the limit of a scope (the selectors of quota set)",
+		details: quotaScopeHelp,
+		setup: func(f *adminFlags) adminRun {
+			account := f.String("account", "", "account `ID` (omit for every account)")
+			location := f.Location("location `LOC` (omit for every location)", false)
+			return func(ctx context.Context, a *adminCtx) error {
+				if err := a.checkAccount(ctx, *account); err != nil {
+					return err
+				}
+				prev, err := a.db.UnsetLimit(ctx, *account, *location, quota.AdminActor)
+				if err != nil {
+					return err
+				}
+				scope := scopeName(*account, *location)
+				if prev == nil {
+					fmt.Fprintf(a.stderr, "note: no limit was set for %s; nothing changed\n", scope)
+				}
+				return a.print(map[string]any{"accountId": *account, "location": *location, "removed": prev != nil, "previous": prev},
+					[]string{"SCOPE", "REMOVED", "PREVIOUS"}, [][]string{{scope, fmt.Sprint(prev != nil), intOrDash(prev)}})
+			}
+		},
+	},
+	{
+		group: "quota", verb: "show", synopsis: "--account ID",
+		summary: "resolved limit, its source and the count per location",
+		details: `The source is account+location, account, location, default (the stored
+server-wide limit) or server-default (the --default-max-count value).`,
+		setup: func(f *adminFlags) adminRun {
+			account := f.Required("account", "account `ID`")
+			return func(ctx context.Context, a *adminCtx) error { return a.quotaShow(ctx, *account) }
+		},
+	},
+	{
+		group: "quota", verb: "list", summary: "every limit that is set",
+		setup: func(f *adminFlags) adminRun {
+			return func(ctx context.Context, a *adminCtx) error {
+				ls, err := a.db.ListLimits(ctx)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, l := range ls {
+					rows = append(rows, []string{orStar(l.AccountID), orStar(l.LocationID), fmt.Sprint(l.MaxCount)})
+				}
+				return a.print(ls, []string{"ACCOUNT", "LOCATION", "MAX COUNT"}, rows)
+			}
+		},
+	},
+}
+
+// excess is a location of an account whose count is over the limit in effect.
+type excess struct {
+	Account  string `json:"accountId"`
+	Location string `json:"location"`
+	Count    int    `json:"count"`
+	MaxCount int    `json:"maxCount"`
+	Excess   int    `json:"excess"`
+}
+
+// quotaSet sets a limit and warns about every (account, location) where it
+// is the limit in effect and the count is over it.
+func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max int) (*int, []excess, error) {
+	var accounts []string
+	if account != "" {
+		if _, err := a.db.GetAccount(ctx, account); err != nil {
+			return nil, nil, err
+		}
+		accounts = []string{account}
+	} else {
+		all, err := a.db.ListAccounts(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, x := range all {
+			accounts = append(accounts, x.ID)
+		}
+	}
+	prev, err := a.db.SetLimit(ctx, quota.LimitOverride{AccountID: account, LocationID: location, MaxCount: max}, quota.AdminActor)
+	if err != nil {
+		return nil, nil, err
+	}
+	source := quota.SourceDefault
+	switch {
+	case account != "" && location != "":
+		source = quota.SourceAccountLocation
+	case account != "":
+		source = quota.SourceAccount
+	case location != "":
+		source = quota.SourceLocation
+	}
+	warnings := []excess{}
+	for _, acct := range accounts {
+		u, err := a.db.Usage(ctx, acct)
+		if err != nil {
+			return nil, nil, err
+		}
+		locs := slices.Sorted(maps.Keys(u.Counts))
+		for _, loc := range locs {
+			n := u.Counts[loc]
+			if location != "" && loc != location {
+				continue
+			}
+			m, src := quota.ResolveLimit(u.Overrides, acct, loc, a.defaultMax)
+			if src == source && n > m {
+				warnings = append(warnings, excess{acct, loc, n, m, n - m})
+				fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
+					acct, n, loc, n-m, m, n-m+1)
+			}
+		}
+	}
+	return prev, warnings, nil
+}
+
+// quotaShow prints the limit in effect, its source and the count for every
+// enabled location.
+func (a *adminCtx) quotaShow(ctx context.Context, account string) error {
+	if err := a.checkAccount(ctx, account); err != nil {
+		return err
+	}
+	u, err := a.db.Usage(ctx, account)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Location string `json:"location"`
+		MaxCount int    `json:"maxCount"`
+		Source   string `json:"source"`
+		Count    int    `json:"count"`
+	}
+	out := []row{}
+	rows := [][]string{}
+	for _, l := range a.cat.Enabled() {
+		m, src := quota.ResolveLimit(u.Overrides, account, l.ID, a.defaultMax)
+		out = append(out, row{l.ID, m, src, u.Counts[l.ID]})
+		rows = append(rows, []string{l.ID, fmt.Sprint(u.Counts[l.ID]), fmt.Sprint(m), src})
+	}
+	return a.print(out, []string{"LOCATION", "COUNT", "MAX COUNT", "SOURCE"}, rows)
+}
+
+func scopeName(account, location string) string {
+	switch {
+	case account != "" && location != "":
+		return "account " + account + " in " + location
+	case account != "":
+		return "account " + account
+	case location != "":
+		return "location " + location
+	}
+	return "default"
+}
+
+var locationCommands = []adminCommand{
+	{
+		group: "location", verb: "list", summary: "the location catalogue (--catalog replaces the built-in one)",
+		setup: func(f *adminFlags) adminRun {
+			return func(ctx context.Context, a *adminCtx) error {
+				locs := a.cat.All()
+				rows := [][]string{}
+				for _, l := range locs {
+					rows = append(rows, []string{l.ID, l.Name, enabled(!l.Disabled)})
+				}
+				return a.print(locs, []string{"LOCATION", "NAME", "STATE"}, rows)
+			}
+		},
+	},
+}
