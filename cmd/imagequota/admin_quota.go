@@ -31,12 +31,14 @@ refused until enough are deleted.`,
 			f.Check(func() {
 				if !f.IsSet("max") {
 					f.Problem("--max is required (0-%d)", quota.MaxLimit)
-				} else if *maxCount < 0 || *maxCount > quota.MaxLimit {
-					f.Problem("--max must be 0-%d; it is %d", quota.MaxLimit, *maxCount)
 				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
 				prev, warnings, err := a.quotaSet(ctx, *account, *location, *maxCount)
+				// The store checks the range of a limit; say it in terms of the flag.
+				if e, ok := quota.AsError(err); ok && (e.Code == quota.CodeLessMinimum || e.Code == quota.CodeExceedMaximum) {
+					return f.Fail("--max must be 0-%d; it is %d", quota.MaxLimit, *maxCount)
+				}
 				if err != nil {
 					return err
 				}
@@ -111,9 +113,6 @@ type excess struct {
 func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max int) (*int, []excess, error) {
 	var accounts []string
 	if account != "" {
-		if _, err := a.db.GetAccount(ctx, account); err != nil {
-			return nil, nil, err
-		}
 		accounts = []string{account}
 	} else {
 		all, err := a.db.ListAccounts(ctx)
