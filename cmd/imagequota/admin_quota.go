@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"imagequota/internal/quota"
 )
@@ -34,11 +32,15 @@ refused until enough are deleted.`,
 				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
-				prev, warnings, err := a.quotaSet(ctx, *account, *location, *maxCount)
+				prev, err := a.db.SetLimit(ctx, quota.LimitOverride{AccountID: *account, LocationID: *location, MaxCount: *maxCount}, quota.AdminActor)
 				// The store checks the range of a limit; say it in terms of the flag.
 				if e, ok := quota.AsError(err); ok && (e.Code == quota.CodeLessMinimum || e.Code == quota.CodeExceedMaximum) {
 					return f.Fail("--max must be 0-%d; it is %d", quota.MaxLimit, *maxCount)
 				}
+				if err != nil {
+					return err
+				}
+				warnings, err := a.overLimit(ctx, *account, *location, *maxCount)
 				if err != nil {
 					return err
 				}
@@ -108,55 +110,37 @@ type excess struct {
 	Excess   int    `json:"excess"`
 }
 
-// quotaSet sets a limit and warns about every (account, location) where it
-// is the limit in effect and the count is over it.
-func (a *adminCtx) quotaSet(ctx context.Context, account, location string, max int) (*int, []excess, error) {
-	var accounts []string
-	if account != "" {
-		accounts = []string{account}
-	} else {
-		all, err := a.db.ListAccounts(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, x := range all {
-			accounts = append(accounts, x.ID)
-		}
-	}
-	prev, err := a.db.SetLimit(ctx, quota.LimitOverride{AccountID: account, LocationID: location, MaxCount: max}, quota.AdminActor)
-	if err != nil {
-		return nil, nil, err
-	}
-	source := quota.SourceDefault
-	switch {
-	case account != "" && location != "":
-		source = quota.SourceAccountLocation
-	case account != "":
-		source = quota.SourceAccount
-	case location != "":
-		source = quota.SourceLocation
-	}
+// usagePage is how many (account, location) pairs overLimit reads at a time.
+const usagePage = 1000
+
+// overLimit warns about, and returns, every (account, location) where the
+// limit of the scope (account, location), just set to maxCount, is the one
+// in effect and the count is over it. Only pairs with more than maxCount
+// images can be, so only those are read, a page at a time.
+func (a *adminCtx) overLimit(ctx context.Context, account, location string, maxCount int) ([]excess, error) {
 	warnings := []excess{}
-	for _, acct := range accounts {
-		u, err := a.db.Usage(ctx, acct)
+	f := quota.UsageFilter{AccountID: account, LocationID: location, MinCount: maxCount + 1, Limit: usagePage}
+	for {
+		page, err := a.db.ListUsage(ctx, f)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		locs := slices.Sorted(maps.Keys(u.Counts))
-		for _, loc := range locs {
-			n := u.Counts[loc]
-			if location != "" && loc != location {
+		for _, u := range page {
+			eff := quota.EffectiveLimit(u.Overrides, u.AccountID, u.LocationID, a.defaultMax)
+			if !eff.From(account, location) || u.Count <= eff.MaxCount {
 				continue
 			}
-			m, src := quota.ResolveLimit(u.Overrides, acct, loc, a.defaultMax)
-			if src == source && n > m {
-				warnings = append(warnings, excess{acct, loc, n, m, n - m})
-				fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
-					acct, n, loc, n-m, m, n-m+1)
-			}
+			n, m := u.Count, eff.MaxCount
+			warnings = append(warnings, excess{u.AccountID, u.LocationID, n, m, n - m})
+			fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
+				u.AccountID, n, u.LocationID, n-m, m, n-m+1)
 		}
+		if len(page) < f.Limit {
+			return warnings, nil
+		}
+		last := page[len(page)-1]
+		f.AfterAccountID, f.AfterLocationID = last.AccountID, last.LocationID
 	}
-	return prev, warnings, nil
 }
 
 // quotaShow prints the limit in effect, its source and the count for every
