@@ -39,6 +39,9 @@ const (
 	CodeAccountNotFound       = "INVALID_ACCOUNT_NOT_FOUND"
 	CodeAccessKeyNotFound     = "INVALID_ACCESS_KEY_NOT_FOUND"
 	CodeConflict              = "OPERATION_FAILED_RESOURCE_CONFLICT"
+	// CodeSignatureReused: a request's signature, already used for one
+	// action, presented again under another.
+	CodeSignatureReused = "AUTHFAILURE_SIGNATURE_REUSED"
 )
 
 // Error is the one error type of the domain and the stores. Code is one of the

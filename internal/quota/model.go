@@ -38,6 +38,20 @@ type Credential struct {
 type Actor struct {
 	Name      string // access key id, "token:<id>" or "admin"
 	RequestID string
+	// Replay identifies the request for replay protection; zero for a change
+	// that no request signature carries (imagequota admin, say).
+	Replay Replay
+}
+
+// Replay identifies a write request by what a retry or a captured copy of it
+// would present again: a digest of its signature, or of its bearer token,
+// timestamp and body. The store answers a request seen again before Expires
+// with the first answer, without doing the work twice, and refuses it under
+// another action.
+type Replay struct {
+	Key     string // hex digest; "" when the request carries nothing to recognise it by
+	Action  string
+	Expires time.Time
 }
 
 // AdminActor is the actor of changes made with `imagequota admin`.

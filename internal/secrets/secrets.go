@@ -23,6 +23,7 @@ const KeySize = 32
 type Box struct {
 	aead cipher.AEAD
 	id   string
+	fp   string
 }
 
 // sealedPrefix starts every sealed value: version, then the master key's id.
@@ -42,12 +43,17 @@ func New(key []byte) (*Box, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(append([]byte("imagequota master key id\x00"), key...))
-	return &Box{aead: aead, id: hex.EncodeToString(sum[:4])}, nil
+	fp := sha256.Sum256(append([]byte("imagequota master key fingerprint\x00"), key...))
+	return &Box{aead: aead, id: hex.EncodeToString(sum[:4]), fp: "sha256:" + hex.EncodeToString(fp[:])}, nil
 }
 
 // ID names the master key without revealing it: sealed values carry it, so a
 // value sealed under another key is recognised as such.
 func (b *Box) ID() string { return b.id }
+
+// Fingerprint identifies the master key without revealing it, with more
+// certainty than ID: a store records it to refuse any other key.
+func (b *Box) Fingerprint() string { return b.fp }
 
 // Seal encrypts plaintext; aad binds the result to its owner (the access key id).
 func (b *Box) Seal(plaintext, aad string) string {

@@ -31,11 +31,12 @@ const maxListedInQuotaError = 10
 // resolved limit while holding the account's lock (Tx.Lock), so concurrent
 // creates — on other connections or other replicas — are serialised.
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
+	// created is recorded for a replay of the request (replays.go).
 	type created struct {
-		img      quota.Image
-		replayed bool
+		Img      quota.Image
+		Replayed bool
 	}
-	res, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (created, error) {
+	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		if in.ClientToken != "" {
 			if err := tx.Lock(ctx, "token/"+in.AccountID+"/"+in.ClientToken); err != nil {
 				return created{}, err
@@ -50,7 +51,7 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 					return created{}, quota.Errorf(quota.CodeInvalidParameterValue,
 						"clientToken %q was already used with different parameters.", in.ClientToken)
 				}
-				return created{img: img, replayed: true}, nil
+				return created{Img: img, Replayed: true}, nil
 			case !errors.Is(err, sql.ErrNoRows):
 				return created{}, err
 			}
@@ -106,12 +107,12 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				return created{}, err
 			}
 		}
-		return created{img: img}, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
+		return created{Img: img}, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
 	})
 	if err != nil {
 		return quota.Image{}, false, wrap("create image", err)
 	}
-	return res.img, res.replayed, nil
+	return res.Img, res.Replayed || replayed, nil
 }
 
 // admissionSQL reads, in one row, an instance of an account, the count of
@@ -268,7 +269,7 @@ func (db *DB) imagesByID(ctx context.Context, tx *engine.Tx, accountID string, i
 
 // ModifyImages renames and/or re-describes images, all or none.
 func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error {
-	return wrap("modify images", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	return wrap("modify images", db.execReplayable(ctx, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err
@@ -298,7 +299,7 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 // deleted. A deleted image is gone, so deleting it again finds nothing and
 // releases nothing.
 func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error {
-	return wrap("delete images", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	return wrap("delete images", db.execReplayable(ctx, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err

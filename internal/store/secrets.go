@@ -63,7 +63,7 @@ func (db *DB) CheckSecrets(ctx context.Context) error {
 }
 
 // RotateSecrets re-seals every access key password under next, in one
-// transaction, and makes next the store's key. It returns how many it re-sealed.
+// transaction, and makes next the store's key (its fingerprint recorded). It returns how many it re-sealed.
 func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.Actor) (int, error) {
 	n, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (int, error) {
 		rows, err := tx.Query(ctx, `SELECT id, secret FROM access_keys ORDER BY id`)
@@ -96,6 +96,9 @@ func (db *DB) RotateSecrets(ctx context.Context, next *secrets.Box, actor quota.
 		from := "none"
 		if db.box != nil {
 			from = db.box.ID()
+		}
+		if err := db.setMasterKey(ctx, tx, next.Fingerprint()); err != nil {
+			return 0, err
 		}
 		return len(all), db.audit(ctx, tx, actor, "", "RotateMasterKey", "master-key", map[string]string{"masterKeyId": from}, map[string]any{"masterKeyId": next.ID(), "accessKeys": len(all)})
 	})

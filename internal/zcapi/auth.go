@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/signing"
@@ -53,6 +55,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		}
 		sum := sha256.Sum256([]byte(token))
 		c.AccountID, c.Actor = cred.AccountID, "token:"+hex.EncodeToString(sum[:4])
+		// A token carries no signature; with a timestamp, the token, the
+		// timestamp and the body together recognise a request seen again.
+		if ts := r.Header.Get("X-ZC-Timestamp"); signing.CheckTimestamp(ts, s.cfg.Now()) == nil {
+			c.replayKey, c.replayExpires = replayKey("bearer", token, ts, string(body)), replayExpiry(ts)
+		}
 		return nil
 	case strings.HasPrefix(h, signing.Algorithm+" "):
 		a, err := signing.ParseAuthorization(h)
@@ -83,6 +90,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			return quota.Errorf(quota.CodeSignatureFailure, "The request signature does not match. Sign the body as sent, with the Content-Type and Host as sent.")
 		}
 		c.AccountID, c.Actor = cred.AccountID, a.AccessKeyID
+		// The signature covers the body, the timestamp and the host: seen
+		// again, it is the same request (a retry, or a captured copy).
+		c.replayKey, c.replayExpires = replayKey("signature", a.Signature), replayExpiry(ts)
 		return nil
 	}
 	return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header must be %q or \"Bearer <token>\".", signing.Algorithm+" Credential=…, SignedHeaders=…, Signature=…")
@@ -90,4 +100,22 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// replayKey digests the parts that recognise a request seen again.
+func replayKey(kind string, parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// replayExpiry is when a request with timestamp ts can no longer be
+// presented: the timestamp plus the window the server accepts.
+func replayExpiry(ts string) time.Time {
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	return time.Unix(sec, 0).Add(signing.MaxSkew)
 }

@@ -30,6 +30,7 @@ var statusOf = map[string]struct {
 	quota.CodeSignatureFailure:      {http.StatusUnauthorized, ""},
 	quota.CodeSignatureExpired:      {http.StatusUnauthorized, ""},
 	quota.CodeUnauthorizedOperation: {http.StatusUnauthorized, ""},
+	quota.CodeSignatureReused:       {http.StatusUnauthorized, ""},
 	quota.CodeResourceNotFound:      {http.StatusNotFound, ""},
 	quota.CodeRegionNotFound:        {http.StatusNotFound, ""},
 	quota.CodeZoneNotFound:          {http.StatusNotFound, ""},

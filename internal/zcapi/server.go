@@ -30,11 +30,21 @@ type Call struct {
 	AccountID string
 	// Actor is the access key id, or "token:<first 8 hex of its hash>".
 	Actor string
+
+	// replayKey recognises the request seen again (auth.go), until
+	// replayExpires; "" when nothing does.
+	replayKey     string
+	replayExpires time.Time
 }
 
-// AuditActor is the call's actor for the audit trail.
+// AuditActor is the call's actor for the audit trail, with what recognises
+// the request seen again for the store's replay protection.
 func (c *Call) AuditActor() quota.Actor {
-	return quota.Actor{Name: c.Actor, RequestID: c.RequestID}
+	a := quota.Actor{Name: c.Actor, RequestID: c.RequestID}
+	if c.replayKey != "" {
+		a.Replay = quota.Replay{Key: c.replayKey, Action: c.Action, Expires: c.replayExpires}
+	}
+	return a
 }
 
 // HandlerFunc serves one action: body is the raw request body.

@@ -52,6 +52,7 @@ func TestStatusTable(t *testing.T) {
 		{quota.CodeSignatureFailure, 401, ""},
 		{quota.CodeSignatureExpired, 401, ""},
 		{quota.CodeUnauthorizedOperation, 401, ""},
+		{quota.CodeSignatureReused, 401, ""},
 		{quota.CodeResourceNotFound, 404, ""},
 		{quota.CodeRegionNotFound, 404, ""},
 		{quota.CodeZoneNotFound, 404, ""},

@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"ConcurrentCreatesNeverOverAdmit", testConcurrentAdmission},
 		{"ConcurrentClientTokenCreatesOneImage", testConcurrentClientToken},
 		{"NULNeverInternal", testNULNeverInternal},
+		{"MasterKeyClaimedOnce", testMasterKeyClaimedOnce},
+		{"ReplayedWriteDoneOnce", testReplayedWriteDoneOnce},
+		{"ConcurrentReplaysDoneOnce", testConcurrentReplays},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

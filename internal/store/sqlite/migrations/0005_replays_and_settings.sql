@@ -1,0 +1,21 @@
+-- request_replays: the answer to each write request, by a digest of its
+-- signature (or of its bearer token, timestamp and body), kept until the
+-- signature can no longer be presented. A request seen again gets the first
+-- answer instead of doing the work twice; under another action, it is
+-- refused. Written in the same transaction as the change it answers.
+CREATE TABLE request_replays (
+    key        TEXT PRIMARY KEY,
+    action     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    result     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX request_replays_expires ON request_replays (expires_at);
+
+-- settings: facts about the store itself, such as the fingerprint of the
+-- master key that seals its access key passwords.
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
