@@ -63,11 +63,11 @@ func Open(ctx context.Context, path string, o Options) (*Engine, error) {
 	}
 	// Created here with mode 0600, so that SQLite's -wal and -shm files,
 	// which take the database file's mode, are private too.
-	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
-	} else {
-		f.Close()
 	}
+	f.Close()
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
