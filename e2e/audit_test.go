@@ -15,8 +15,8 @@ import (
 	"imagequota/vmapi"
 )
 
-// TestAuditTrail: every image create, modify and delete and every limit change
-// is recorded with time, account, actor, request id, action, before and after,
+// TestAuditTrail: every change — here the account, key and instance setup
+// made, a limit, and an image's create, modify and delete — is recorded with time, account, actor, request id, action, before and after,
 // and `imagequota admin audit list` shows it.
 func TestAuditTrail(t *testing.T) {
 	t.Parallel()
@@ -72,6 +72,10 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("audit list: %v\n%s", err, b)
 	}
 	want := []struct{ action, actor, requestID, before, after string }{
+		// What setup made, with the store's methods for the operator.
+		{"CreateAccount", "admin", "", "null", e.acct.ID},
+		{"CreateAccessKey", "admin", "", "null", e.acct.Key.ID},
+		{"CreateInstance", "admin", "", "null", e.inst.ID},
 		{"SetLimit", "admin", "", "null", `{"maxCount":3}`},
 		{"CreateImage", e.acct.Key.ID, createID, "null", "a1"},
 		{"ModifyImagesAttributes", e.acct.Key.ID, modifyID, "a1", "a2"},

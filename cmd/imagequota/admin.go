@@ -51,7 +51,7 @@ var adminGroups = []adminGroup{
 	{"quota", "limits on custom images per account and location, and their use"},
 	{"location", "the location catalogue"},
 	{"instance", "instances, which images are made from"},
-	{"audit", "the audit trail of changes to limits and images"},
+	{"audit", "the audit trail: a record of every change to the store"},
 	{"master-key", "the key that seals access key passwords at rest"},
 }
 

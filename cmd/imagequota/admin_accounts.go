@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"imagequota/internal/quota"
 )
 
 var accountCommands = []adminCommand{
@@ -11,7 +13,7 @@ var accountCommands = []adminCommand{
 		setup: func(f *adminFlags) adminRun {
 			name := f.Required("name", "account `NAME`")
 			return func(ctx context.Context, a *adminCtx) error {
-				acct, err := a.db.CreateAccount(ctx, *name)
+				acct, err := a.db.CreateAccountAs(ctx, *name, quota.AdminActor)
 				if err != nil {
 					return err
 				}
@@ -48,7 +50,7 @@ var accountCommands = []adminCommand{
 
 func setAccountDisabled(id *string, disabled bool) adminRun {
 	return func(ctx context.Context, a *adminCtx) error {
-		if err := a.db.SetAccountDisabled(ctx, *id, disabled); err != nil {
+		if err := a.db.SetAccountDisabledAs(ctx, *id, disabled, quota.AdminActor); err != nil {
 			return err
 		}
 		return a.print(map[string]any{"accountId": *id, "disabled": disabled},
@@ -62,7 +64,7 @@ var keyCommands = []adminCommand{
 		setup: func(f *adminFlags) adminRun {
 			account := f.Required("account", "account `ID`")
 			return func(ctx context.Context, a *adminCtx) error {
-				k, err := a.db.CreateAccessKey(ctx, *account)
+				k, err := a.db.CreateAccessKeyAs(ctx, *account, quota.AdminActor)
 				if err != nil {
 					return err
 				}
@@ -103,7 +105,7 @@ var keyCommands = []adminCommand{
 
 func setKeyDisabled(id *string, disabled bool) adminRun {
 	return func(ctx context.Context, a *adminCtx) error {
-		if err := a.db.SetAccessKeyDisabled(ctx, *id, disabled); err != nil {
+		if err := a.db.SetAccessKeyDisabledAs(ctx, *id, disabled, quota.AdminActor); err != nil {
 			return err
 		}
 		return a.print(map[string]any{"accessKeyId": *id, "disabled": disabled},
@@ -124,7 +126,7 @@ var tokenCommands = []adminCommand{
 				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
-				tok, exp, err := a.db.CreateToken(ctx, *account, *ttl)
+				tok, exp, err := a.db.CreateTokenAs(ctx, *account, *ttl, quota.AdminActor)
 				if err != nil {
 					return err
 				}

@@ -12,7 +12,7 @@ import (
 var auditCommands = []adminCommand{
 	{
 		group: "audit", verb: "list", synopsis: "[--account ID] [--since RFC3339] [--limit N]",
-		summary: "changes to limits and images, with their actor and request id",
+		summary: "every change, oldest first, with its actor and request id",
 		setup: func(f *adminFlags) adminRun {
 			account := f.String("account", "", "account `ID` (omit for every account)")
 			since := f.String("since", "", "only records at or after this `TIME` (RFC 3339)")

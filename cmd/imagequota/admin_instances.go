@@ -36,8 +36,8 @@ instance's disk size.`,
 				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
-				inst, err := a.db.CreateInstance(ctx, quota.Instance{ID: *id, AccountID: *account, LocationID: *location, DiskGB: *diskGB,
-					OSCategory: *osCategory, OSType: *osType, OSVersion: *osVersion})
+				inst, err := a.db.CreateInstanceAs(ctx, quota.Instance{ID: *id, AccountID: *account, LocationID: *location, DiskGB: *diskGB,
+					OSCategory: *osCategory, OSType: *osType, OSVersion: *osVersion}, quota.AdminActor)
 				if err != nil {
 					return err
 				}
@@ -71,7 +71,7 @@ instance's disk size.`,
 		setup: func(f *adminFlags) adminRun {
 			id := f.Arg()
 			return func(ctx context.Context, a *adminCtx) error {
-				if err := a.db.DeleteInstance(ctx, *id); err != nil {
+				if err := a.db.DeleteInstanceAs(ctx, *id, quota.AdminActor); err != nil {
 					return err
 				}
 				return a.print(map[string]any{"instanceId": *id, "deleted": true}, []string{"INSTANCE ID", "DELETED"}, [][]string{{*id, "true"}})

@@ -9,15 +9,30 @@ import (
 	"imagequota/internal/store/engine"
 )
 
-// CreateAccount creates an enabled account.
+// CreateAccount is CreateAccountAs by the operator (quota.AdminActor).
 func (db *DB) CreateAccount(ctx context.Context, name string) (quota.Account, error) {
+	return db.CreateAccountAs(ctx, name, quota.AdminActor)
+}
+
+// CreateAccountAs creates an enabled account, recorded in the audit trail as
+// actor's change.
+func (db *DB) CreateAccountAs(ctx context.Context, name string, actor quota.Actor) (quota.Account, error) {
 	a := quota.Account{ID: newID("acc-", 8), Name: name, CreatedAt: fromMicros(micros(db.now()))}
 	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
-		_, err := tx.Exec(ctx, db.q(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, ?, ?)`),
-			a.ID, a.Name, false, micros(a.CreatedAt))
-		return err
+		if _, err := tx.Exec(ctx, db.q(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, ?, ?)`),
+			a.ID, a.Name, false, micros(a.CreatedAt)); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, a.ID, "CreateAccount", a.ID, nil, accountAudit{ID: a.ID, Name: a.Name})
 	})
 	return a, wrap("create account", err)
+}
+
+// accountAudit is an account's state as the audit trail records it.
+type accountAudit struct {
+	ID       string `json:"accountId"`
+	Name     string `json:"name"`
+	Disabled bool   `json:"disabled"`
 }
 
 // GetAccount returns one account.
@@ -56,12 +71,43 @@ func (db *DB) ListAccounts(ctx context.Context) ([]quota.Account, error) {
 	return out, wrap("list accounts", db.e.Interpret(rows.Err()))
 }
 
-// SetAccountDisabled disables or enables an account.
+// SetAccountDisabled is SetAccountDisabledAs by the operator (quota.AdminActor).
 func (db *DB) SetAccountDisabled(ctx context.Context, id string, disabled bool) error {
+	return db.SetAccountDisabledAs(ctx, id, disabled, quota.AdminActor)
+}
+
+// SetAccountDisabledAs disables or enables an account, recorded in the audit
+// trail as actor's change (DisableAccount or EnableAccount, with the state
+// before, even when it was already the one asked for).
+func (db *DB) SetAccountDisabledAs(ctx context.Context, id string, disabled bool, actor quota.Actor) error {
 	return wrap("disable account", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
-		return execOne(ctx, tx, db.q(`UPDATE accounts SET disabled = ? WHERE id = ?`),
-			missing{quota.CodeAccountNotFound, "account", id}, disabled, id)
+		var was bool
+		err := tx.QueryRow(ctx, db.q(`SELECT disabled FROM accounts WHERE id = ?`), id).Scan(&was)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(quota.CodeAccountNotFound, "account", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := execOne(ctx, tx, db.q(`UPDATE accounts SET disabled = ? WHERE id = ?`),
+			missing{quota.CodeAccountNotFound, "account", id}, disabled, id); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, id, switchAction("Account", disabled), id, disabledAudit{was}, disabledAudit{disabled})
 	}))
+}
+
+// disabledAudit is the state an enable or disable changes.
+type disabledAudit struct {
+	Disabled bool `json:"disabled"`
+}
+
+// switchAction names an enable or disable of what in the audit trail.
+func switchAction(what string, disabled bool) string {
+	if disabled {
+		return "Disable" + what
+	}
+	return "Enable" + what
 }
 
 func (db *DB) accountExists(ctx context.Context, tx *engine.Tx, id string) error {

@@ -9,8 +9,14 @@ import (
 	"imagequota/internal/store/engine"
 )
 
-// CreateInstance registers an instance.
+// CreateInstance is CreateInstanceAs by the operator (quota.AdminActor).
 func (db *DB) CreateInstance(ctx context.Context, in quota.Instance) (quota.Instance, error) {
+	return db.CreateInstanceAs(ctx, in, quota.AdminActor)
+}
+
+// CreateInstanceAs registers an instance, recorded in the audit trail as
+// actor's change.
+func (db *DB) CreateInstanceAs(ctx context.Context, in quota.Instance, actor quota.Actor) (quota.Instance, error) {
 	if in.ID == "" {
 		in.ID = newID("ins-", 8)
 	}
@@ -25,9 +31,28 @@ func (db *DB) CreateInstance(ctx context.Context, in quota.Instance) (quota.Inst
 		if e, ok := quota.AsError(db.e.Interpret(err)); ok && e.Code == quota.CodeConflict {
 			return quota.Errorf(quota.CodeConflict, "instance %q already exists.", in.ID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, in.AccountID, "CreateInstance", in.ID, nil, instanceAuditOf(in))
 	})
 	return in, wrap("create instance", err)
+}
+
+// instanceAudit is an instance's state as the audit trail records it.
+type instanceAudit struct {
+	ID         string `json:"instanceId"`
+	AccountID  string `json:"accountId"`
+	LocationID string `json:"location"`
+	DiskGB     int    `json:"diskGb"`
+	OSCategory string `json:"osCategory"`
+	OSType     string `json:"osType"`
+	OSVersion  string `json:"osVersion"`
+}
+
+func instanceAuditOf(in quota.Instance) instanceAudit {
+	return instanceAudit{ID: in.ID, AccountID: in.AccountID, LocationID: in.LocationID, DiskGB: in.DiskGB,
+		OSCategory: in.OSCategory, OSType: in.OSType, OSVersion: in.OSVersion}
 }
 
 const instanceColumns = `id, account_id, location_id, disk_gb, os_category, os_type, os_version, created_at`
@@ -73,9 +98,25 @@ func (db *DB) ListInstances(ctx context.Context, accountID string) ([]quota.Inst
 	return out, wrap("list instances", db.e.Interpret(rows.Err()))
 }
 
-// DeleteInstance removes an instance. Images made from it stay.
+// DeleteInstance is DeleteInstanceAs by the operator (quota.AdminActor).
 func (db *DB) DeleteInstance(ctx context.Context, id string) error {
+	return db.DeleteInstanceAs(ctx, id, quota.AdminActor)
+}
+
+// DeleteInstanceAs removes an instance, recorded in the audit trail as
+// actor's change with the instance as it was. Images made from it stay.
+func (db *DB) DeleteInstanceAs(ctx context.Context, id string, actor quota.Actor) error {
 	return wrap("delete instance", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
-		return execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), missing{quota.CodeInstanceNotFound, "instance", id}, id)
+		in, err := scanInstance(tx.QueryRow(ctx, db.q(`SELECT `+instanceColumns+` FROM instances WHERE id = ?`), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(quota.CodeInstanceNotFound, "instance", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := execOne(ctx, tx, db.q(`DELETE FROM instances WHERE id = ?`), missing{quota.CodeInstanceNotFound, "instance", id}, id); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, in.AccountID, "DeleteInstance", id, instanceAuditOf(in), nil)
 	}))
 }

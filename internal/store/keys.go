@@ -13,8 +13,14 @@ import (
 	"imagequota/internal/store/engine"
 )
 
-// CreateAccessKey creates a key with a new random secret.
+// CreateAccessKey is CreateAccessKeyAs by the operator (quota.AdminActor).
 func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.AccessKey, error) {
+	return db.CreateAccessKeyAs(ctx, accountID, quota.AdminActor)
+}
+
+// CreateAccessKeyAs creates a key with a new random secret, recorded in the
+// audit trail as actor's change (never with its secret).
+func (db *DB) CreateAccessKeyAs(ctx context.Context, accountID string, actor quota.Actor) (quota.AccessKey, error) {
 	k := quota.AccessKey{
 		ID:        "AK" + strings.ToUpper(newID("", 11)),
 		AccountID: accountID,
@@ -25,11 +31,21 @@ func (db *DB) CreateAccessKey(ctx context.Context, accountID string) (quota.Acce
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, db.q(`INSERT INTO access_keys (id, account_id, secret, disabled, created_at) VALUES (?, ?, ?, ?, ?)`),
-			k.ID, k.AccountID, db.SealSecret(k.ID, k.Secret), false, micros(k.CreatedAt))
-		return err
+		if _, err := tx.Exec(ctx, db.q(`INSERT INTO access_keys (id, account_id, secret, disabled, created_at) VALUES (?, ?, ?, ?, ?)`),
+			k.ID, k.AccountID, db.SealSecret(k.ID, k.Secret), false, micros(k.CreatedAt)); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, accountID, "CreateAccessKey", k.ID, nil, accessKeyAudit{ID: k.ID, AccountID: accountID})
 	})
 	return k, wrap("create access key", err)
+}
+
+// accessKeyAudit is an access key's state as the audit trail records it:
+// never its secret.
+type accessKeyAudit struct {
+	ID        string `json:"accessKeyId"`
+	AccountID string `json:"accountId"`
+	Disabled  bool   `json:"disabled"`
 }
 
 // ListAccessKeys returns an account's keys (without secrets).
@@ -52,11 +68,30 @@ func (db *DB) ListAccessKeys(ctx context.Context, accountID string) ([]quota.Acc
 	return out, wrap("list access keys", db.e.Interpret(rows.Err()))
 }
 
-// SetAccessKeyDisabled disables or enables a key.
+// SetAccessKeyDisabled is SetAccessKeyDisabledAs by the operator (quota.AdminActor).
 func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled bool) error {
+	return db.SetAccessKeyDisabledAs(ctx, keyID, disabled, quota.AdminActor)
+}
+
+// SetAccessKeyDisabledAs disables or enables a key, recorded in the audit
+// trail as actor's change (DisableAccessKey or EnableAccessKey, with the
+// state before, even when it was already the one asked for).
+func (db *DB) SetAccessKeyDisabledAs(ctx context.Context, keyID string, disabled bool, actor quota.Actor) error {
 	return wrap("disable access key", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
-		return execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
-			missing{quota.CodeAccessKeyNotFound, "access key", keyID}, disabled, keyID)
+		var accountID string
+		var was bool
+		err := tx.QueryRow(ctx, db.q(`SELECT account_id, disabled FROM access_keys WHERE id = ?`), keyID).Scan(&accountID, &was)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(quota.CodeAccessKeyNotFound, "access key", keyID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := execOne(ctx, tx, db.q(`UPDATE access_keys SET disabled = ? WHERE id = ?`),
+			missing{quota.CodeAccessKeyNotFound, "access key", keyID}, disabled, keyID); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, accountID, switchAction("AccessKey", disabled), keyID, disabledAudit{was}, disabledAudit{disabled})
 	}))
 }
 
@@ -66,8 +101,20 @@ func TokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CreateToken creates a bearer token valid for ttl.
+// TokenRef names a bearer token where the token itself must not appear (the
+// logs, the audit trail): "token:" and the first 8 hex digits of its SHA-256.
+func TokenRef(token string) string {
+	return "token:" + TokenHash(token)[:8]
+}
+
+// CreateToken is CreateTokenAs by the operator (quota.AdminActor).
 func (db *DB) CreateToken(ctx context.Context, accountID string, ttl time.Duration) (string, time.Time, error) {
+	return db.CreateTokenAs(ctx, accountID, ttl, quota.AdminActor)
+}
+
+// CreateTokenAs creates a bearer token valid for ttl, recorded in the audit
+// trail as actor's change under its TokenRef (never the token).
+func (db *DB) CreateTokenAs(ctx context.Context, accountID string, ttl time.Duration, actor quota.Actor) (string, time.Time, error) {
 	token := "zqt_" + NewSecret(32)
 	now := db.now()
 	exp := fromMicros(micros(now.Add(ttl)))
@@ -75,14 +122,23 @@ func (db *DB) CreateToken(ctx context.Context, accountID string, ttl time.Durati
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, db.q(`INSERT INTO tokens (hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)`),
-			TokenHash(token), accountID, micros(exp), micros(now))
-		return err
+		if _, err := tx.Exec(ctx, db.q(`INSERT INTO tokens (hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)`),
+			TokenHash(token), accountID, micros(exp), micros(now)); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, accountID, "CreateToken", TokenRef(token), nil,
+			tokenAudit{AccountID: accountID, ExpiresAt: exp.Format(time.RFC3339Nano)})
 	})
 	if err != nil {
 		return "", time.Time{}, wrap("create token", err)
 	}
 	return token, exp, nil
+}
+
+// tokenAudit is a token's state as the audit trail records it.
+type tokenAudit struct {
+	AccountID string `json:"accountId"`
+	ExpiresAt string `json:"expiresAt"`
 }
 
 var errNoCredential = quota.Errorf(quota.CodeSignatureFailure, "The credential is not valid.")

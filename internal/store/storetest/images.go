@@ -59,7 +59,7 @@ func testCreateImage(t *testing.T, open func(t *testing.T) *store.DB) {
 	if n := count(t, e.db, e.acct.ID, tokyo); n != max {
 		t.Fatalf("count after a refused create = %d, want %d", n, max)
 	}
-	if recs := audit(t, e.db, quota.AuditFilter{AccountID: e.acct.ID}); len(recs) != max {
+	if recs := auditOf(t, e.db, quota.AuditFilter{AccountID: e.acct.ID}, "CreateImage"); len(recs) != max {
 		t.Fatalf("audit has %d records, want one per admitted image (%d)", len(recs), max)
 	}
 

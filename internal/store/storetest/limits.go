@@ -72,7 +72,7 @@ func testLimits(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"SetLimit", "limit:" + acct.ID + "/*", `null`, `{"maxCount":0}`},
 		{"UnsetLimit", "limit:" + acct.ID + "/" + tokyo, `{"maxCount":4}`, `null`},
 	}
-	recs := audit(t, db, quota.AuditFilter{AccountID: acct.ID})
+	recs := auditOf(t, db, quota.AuditFilter{AccountID: acct.ID}, "SetLimit", "UnsetLimit")
 	if len(recs) != len(wantAudit) {
 		t.Fatalf("audit of %s has %d records, want %d: %+v", acct.ID, len(recs), len(wantAudit), recs)
 	}
@@ -328,19 +328,19 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.DB) {
 	}
 
 	all := audit(t, e.db, quota.AuditFilter{})
-	if len(all) != 4 {
-		t.Fatalf("ListAudit() has %d records, want 4: %+v", len(all), all)
+	if len(all) != 8 {
+		t.Fatalf("ListAudit() has %d records, want 8: %+v", len(all), all)
 	}
 	for i := 1; i < len(all); i++ {
 		if all[i].ID <= all[i-1].ID || all[i].At.Before(all[i-1].At) {
 			t.Fatalf("ListAudit() is not oldest first: %+v", all)
 		}
 	}
-	if r := all[2]; r.Action != "CreateImage" || r.Target != second.ID || r.Actor != "AKTEST" || r.RequestID != "req-second" ||
+	if r := all[6]; r.Action != "CreateImage" || r.Target != second.ID || r.Actor != "AKTEST" || r.RequestID != "req-second" ||
 		jsonOf(t, r.Before) != "null" || field(t, r.After, "imageId") != `"`+second.ID+`"` || field(t, r.After, "imageName") != `"second"` {
 		t.Fatalf("CreateImage audit record = %+v (after %s)", r, jsonOf(t, r.After))
 	}
-	if r := all[3]; r.Actor != "admin" {
+	if r := all[7]; r.Actor != "admin" {
 		t.Fatalf("a change with no actor name is recorded as %q, want admin", r.Actor)
 	}
 
@@ -357,14 +357,15 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.DB) {
 		f    quota.AuditFilter
 		want []string
 	}{
-		{"all", quota.AuditFilter{}, []string{a + ":CreateImage", o + ":CreateImage", a + ":CreateImage", a + ":SetLimit"}},
-		{"account", quota.AuditFilter{AccountID: a}, []string{a + ":CreateImage", a + ":CreateImage", a + ":SetLimit"}},
-		{"other account", quota.AuditFilter{AccountID: o}, []string{o + ":CreateImage"}},
+		{"all", quota.AuditFilter{}, []string{a + ":CreateAccount", a + ":CreateInstance", o + ":CreateAccount", o + ":CreateInstance",
+			a + ":CreateImage", o + ":CreateImage", a + ":CreateImage", a + ":SetLimit"}},
+		{"account", quota.AuditFilter{AccountID: a}, []string{a + ":CreateAccount", a + ":CreateInstance", a + ":CreateImage", a + ":CreateImage", a + ":SetLimit"}},
+		{"other account", quota.AuditFilter{AccountID: o}, []string{o + ":CreateAccount", o + ":CreateInstance", o + ":CreateImage"}},
 		{"unknown account", quota.AuditFilter{AccountID: "acc-missing"}, []string{}},
 		{"since", quota.AuditFilter{Since: since}, []string{a + ":CreateImage", a + ":SetLimit"}},
 		{"since, other account", quota.AuditFilter{Since: since, AccountID: o}, []string{}},
-		{"limit", quota.AuditFilter{Limit: 2}, []string{a + ":CreateImage", o + ":CreateImage"}},
-		{"account and limit", quota.AuditFilter{AccountID: a, Limit: 1}, []string{a + ":CreateImage"}},
+		{"limit", quota.AuditFilter{Limit: 2}, []string{a + ":CreateAccount", a + ":CreateInstance"}},
+		{"account and limit", quota.AuditFilter{AccountID: o, Limit: 1}, []string{o + ":CreateAccount"}},
 		{"future", quota.AuditFilter{Since: time.Now().Add(time.Hour)}, []string{}},
 	} {
 		if got := actions(audit(t, e.db, tc.f)); !reflect.DeepEqual(got, tc.want) {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Usage", testUsage},
 		{"ListUsage", testListUsage},
 		{"Audit", testAudit},
+		{"IdentityChangesAudited", testIdentityChangesAudited},
 		{"ConcurrentCreatesNeverOverAdmit", testConcurrentAdmission},
 		{"ConcurrentClientTokenCreatesOneImage", testConcurrentClientToken},
 		{"NULNeverInternal", testNULNeverInternal},
