@@ -248,6 +248,39 @@ func (f *adminFlags) Duration(name string, def time.Duration, help string) *time
 	return p
 }
 
+func (f *adminFlags) Bool(name, help string) *bool {
+	p := new(bool)
+	f.c.Bool(p, name, "", false, help)
+	return p
+}
+
+// Age declares a flag holding an age: a number of days ("400d") or a
+// duration ("36h"); 0 when not given.
+func (f *adminFlags) Age(name, help string) *time.Duration {
+	p := new(time.Duration)
+	f.c.fs.Var(ageValue{p}, name, help)
+	return p
+}
+
+// ageValue is the flag.Value of an Age flag.
+type ageValue struct{ d *time.Duration }
+
+func (v ageValue) String() string {
+	if v.d == nil || *v.d == 0 {
+		return ""
+	}
+	return store.FormatAge(*v.d)
+}
+
+func (v ageValue) Set(s string) error {
+	d, err := store.ParseAge(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
 // Arg declares that the command takes exactly one positional argument.
 func (f *adminFlags) Arg() *string {
 	f.arg = new(string)

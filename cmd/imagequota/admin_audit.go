@@ -7,6 +7,7 @@ import (
 
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
+	"imagequota/internal/store"
 )
 
 var auditCommands = []adminCommand{
@@ -40,6 +41,60 @@ var auditCommands = []adminCommand{
 					rows = append(rows, []string{r.At.Format(time.RFC3339Nano), orStar(r.AccountID), r.Actor, r.RequestID, r.Action, r.Target, compact(r.Before), compact(r.After)})
 				}
 				return a.print(recs, []string{"TIME", "ACCOUNT", "ACTOR", "REQUEST ID", "ACTION", "TARGET", "BEFORE", "AFTER"}, rows)
+			}
+		},
+	},
+	{
+		group: "audit", verb: "prune", synopsis: "--older-than AGE [--keep N] [--dry-run]",
+		summary: "remove old audit records; one PruneAudit record says how many",
+		details: `AGE is a number of days (400d) or a duration (36h). A record is removed
+when it is older than AGE or, with --keep, older than the newest N changes
+(PruneAudit records do not count among them); --keep alone bounds only the
+count. Records written while the prune runs stay. The records go in
+transactions of at most 1000, so a server on the same store goes on
+meanwhile, and the PruneAudit record is kept up to date in each of them.`,
+		setup: func(f *adminFlags) adminRun {
+			age := f.Age("older-than", "remove records older than `AGE` (400d, 36h)")
+			keep := f.Int("keep", 0, "remove records older than the newest `N` changes (0: no bound by count)")
+			dryRun := f.Bool("dry-run", "count the records that would be removed; remove none")
+			f.Check(func() {
+				if *keep < 0 {
+					f.Problem("--keep must be 0 or more")
+				}
+				if *age == 0 && *keep == 0 {
+					f.Problem("--older-than AGE, --keep N or both are required")
+				}
+			})
+			return func(ctx context.Context, a *adminCtx) error {
+				p := store.AuditRetention{MaxAge: *age, MaxCount: *keep}.PruneAt(time.Now())
+				var n int
+				if *dryRun {
+					var err error
+					if n, err = a.db.CountAuditPrune(ctx, p); err != nil {
+						return err
+					}
+				} else {
+					res, err := a.db.PruneAudit(ctx, p, quota.AdminActor)
+					if err != nil {
+						return err
+					}
+					n = res.Removed
+				}
+				var olderThan *string
+				cutoff, keepCol := "-", "-"
+				if !p.Before.IsZero() {
+					cutoff = p.Before.UTC().Format(time.RFC3339)
+					olderThan = &cutoff
+				}
+				if *keep > 0 {
+					keepCol = fmt.Sprint(*keep)
+				}
+				removed := "REMOVED"
+				if *dryRun {
+					removed = "WOULD REMOVE"
+				}
+				return a.print(map[string]any{"removed": n, "dryRun": *dryRun, "olderThan": olderThan, "keep": *keep},
+					[]string{removed, "OLDER THAN", "KEEP"}, [][]string{{fmt.Sprint(n), cutoff, keepCol}})
 			}
 		},
 	},

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // auditEntry is a record of "audit list --output json".
@@ -83,5 +85,88 @@ func TestAdminChangesAreAudited(t *testing.T) {
 	}
 	if got := c.auditList(t, "--account", acct); !slices.EqualFunc(got, recs, func(a, b auditEntry) bool { return a.ID == b.ID }) {
 		t.Errorf("audit list --account %s = %+v, want every record", acct, got)
+	}
+}
+
+// TestAdminAuditPrune: "audit prune" never removes a record inside the
+// window it is given, counts without removing with --dry-run, and leaves one
+// PruneAudit record by admin when it removes anything.
+func TestAdminAuditPrune(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	acct, _, _ := c.newAccount(t, "acme")
+	for _, max := range []string{"1", "2", "3", "4"} {
+		c.adminOK(t, "quota", "set", "--account", acct, "--max", max)
+	}
+	all := c.auditList(t) // CreateAccount, CreateAccessKey and four SetLimit
+	ids := func(recs []auditEntry) []int64 {
+		var out []int64
+		for _, r := range recs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	type pruned struct {
+		Removed   int
+		DryRun    bool
+		OlderThan *string
+		Keep      int
+	}
+
+	// Every record is inside these windows.
+	for _, args := range [][]string{{"--older-than", "1h"}, {"--older-than", "400d"}, {"--keep", "6"}, {"--older-than", "1d", "--keep", "100"}} {
+		var p pruned
+		c.adminJSON(t, &p, append([]string{"audit", "prune"}, args...)...)
+		if p.Removed != 0 {
+			t.Fatalf("audit prune %q removed %d records inside its window", args, p.Removed)
+		}
+	}
+	if got := c.auditList(t); !slices.Equal(ids(got), ids(all)) {
+		t.Fatalf("after prunes inside the window: %+v, want %+v", got, all)
+	}
+
+	var dry pruned
+	c.adminJSON(t, &dry, "audit", "prune", "--keep", "2", "--dry-run")
+	if dry.Removed != len(all)-2 || !dry.DryRun || dry.OlderThan != nil || dry.Keep != 2 {
+		t.Fatalf("audit prune --keep 2 --dry-run = %+v, want %d to remove", dry, len(all)-2)
+	}
+	if got := c.auditList(t); !slices.Equal(ids(got), ids(all)) {
+		t.Fatalf("--dry-run removed records: %+v", got)
+	}
+	if out := c.adminOK(t, "audit", "prune", "--keep", "2", "--dry-run"); !regexp.MustCompile(`WOULD REMOVE +OLDER THAN +KEEP\n4 +- +2\n`).MatchString(out) {
+		t.Errorf("audit prune --dry-run table:\n%s", out)
+	}
+
+	out := c.adminOK(t, "audit", "prune", "--older-than", "400d", "--keep", "2")
+	if !regexp.MustCompile(`REMOVED +OLDER THAN +KEEP\n4 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +2\n`).MatchString(out) {
+		t.Errorf("audit prune table:\n%s", out)
+	}
+	got := c.auditList(t)
+	if len(got) != 3 || !slices.Equal(ids(got[:2]), ids(all[len(all)-2:])) {
+		t.Fatalf("after audit prune --keep 2: %+v, want the newest two and a PruneAudit record", got)
+	}
+	var after struct {
+		Removed, Keep int
+		OlderThan     time.Time
+	}
+	if r := got[2]; r.Action != "PruneAudit" || r.Actor != "admin" || r.AccountID != "" || r.Target != "audit" ||
+		json.Unmarshal(r.After, &after) != nil || after.Removed != 4 || after.Keep != 2 ||
+		time.Since(after.OlderThan) < 399*24*time.Hour || time.Since(after.OlderThan) > 401*24*time.Hour {
+		t.Errorf("PruneAudit record = %+v (after %s)", r, r.After)
+	}
+
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"audit", "prune"}, 1, "--older-than AGE, --keep N or both are required"},
+		{[]string{"audit", "prune", "--keep", "-1"}, 1, "--keep must be 0 or more"},
+		{[]string{"audit", "prune", "--older-than", "lots"}, 2, `invalid value "lots" for flag -older-than`},
+		{[]string{"audit", "prune", "--older-than", "-3d"}, 2, `invalid value "-3d" for flag -older-than`},
+	} {
+		if r := c.admin(t, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+			t.Errorf("admin %q: exit %d, stderr %q; want exit %d and %q", tc.args, r.code, r.stderr, tc.code, tc.stderr)
+		}
 	}
 }
