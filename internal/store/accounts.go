@@ -31,8 +31,8 @@ func (db *DB) CreateAccountAs(ctx context.Context, name string, actor quota.Acto
 // accountAudit is an account's state as the audit trail records it.
 type accountAudit struct {
 	ID       string `json:"accountId"`
-	Name     string `json:"name"`
 	Disabled bool   `json:"disabled"`
+	Name     string `json:"name"`
 }
 
 // GetAccount returns one account.

@@ -246,9 +246,9 @@ func execCount(ctx context.Context, tx *engine.Tx, n int, q string, args ...any)
 
 // auditPruneState is what the PruneAudit record says.
 type auditPruneState struct {
-	Removed   int    `json:"removed"`
-	OlderThan string `json:"olderThan,omitempty"`
 	Keep      int    `json:"keep,omitempty"`
+	OlderThan string `json:"olderThan,omitempty"`
+	Removed   int    `json:"removed"`
 }
 
 // formatOrEmpty writes t as the records are stamped (to the microsecond), "" for the zero time.

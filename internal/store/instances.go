@@ -41,10 +41,10 @@ func (db *DB) CreateInstanceAs(ctx context.Context, in quota.Instance, actor quo
 
 // instanceAudit is an instance's state as the audit trail records it.
 type instanceAudit struct {
-	ID         string `json:"instanceId"`
 	AccountID  string `json:"accountId"`
-	LocationID string `json:"location"`
 	DiskGB     int    `json:"diskGb"`
+	ID         string `json:"instanceId"`
+	LocationID string `json:"location"`
 	OSCategory string `json:"osCategory"`
 	OSType     string `json:"osType"`
 	OSVersion  string `json:"osVersion"`
