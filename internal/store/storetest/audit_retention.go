@@ -258,3 +258,47 @@ func testRetainAudit(t *testing.T, open func(t *testing.T) *store.DB) {
 		t.Fatalf("after RetainAuditEvery: %+v, want the newest two and a PruneAudit record by %s", left, store.RetentionActor.Name)
 	}
 }
+
+// testPruneAuditWhileWriting: changes go on between a prune's transactions,
+// and the prune removes none of their records.
+func testPruneAuditWhileWriting(t *testing.T, open func(t *testing.T) *store.DB) {
+	const n, writes = 40, 20
+	db, recs := auditBacklog(t, open, n)
+	ctx := t.Context()
+	p := store.AuditPrune{Before: recs[n-1].At.Add(time.Microsecond), Batch: 5}
+	var wg sync.WaitGroup
+	var targets []string
+	var writeErr error
+	wg.Go(func() {
+		for i := range writes {
+			o := quota.LimitOverride{LocationID: fmt.Sprintf("loc-%02d", i), MaxCount: i}
+			if _, writeErr = db.SetLimit(ctx, o, quota.AdminActor); writeErr != nil {
+				return
+			}
+			targets = append(targets, "limit:*/"+o.LocationID)
+		}
+	})
+	res, err := db.PruneAudit(ctx, p, pruner)
+	wg.Wait()
+	if err != nil || writeErr != nil {
+		t.Fatalf("PruneAudit: %v; SetLimit: %v", err, writeErr)
+	}
+	if res.Removed != n || res.Transactions != n/5 {
+		t.Fatalf("PruneAudit = %+v, want %d removed in %d transactions", res, n, n/5)
+	}
+	var left []string
+	prunes := 0
+	for _, r := range audit(t, db, quota.AuditFilter{}) {
+		if r.Action == "PruneAudit" {
+			prunes++
+			if jsonOf(t, r.After) != fmt.Sprintf(`{"olderThan":%q,"removed":%d}`, p.Before.UTC().Format(time.RFC3339Nano), n) {
+				t.Errorf("PruneAudit record after %s", jsonOf(t, r.After))
+			}
+			continue
+		}
+		left = append(left, r.Target)
+	}
+	if fmt.Sprint(left) != fmt.Sprint(targets) || prunes != 1 {
+		t.Fatalf("records left %v and %d PruneAudit records, want the %d written during the prune and one", left, prunes, writes)
+	}
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"PruneAudit", testPruneAudit},
 		{"PruneAuditInBatches", testPruneAuditInBatches},
 		{"ConcurrentPrunesTakeTurns", testConcurrentPrunes},
+		{"PruneAuditWhileWriting", testPruneAuditWhileWriting},
 		{"RetainAudit", testRetainAudit},
 		{"ConcurrentCreatesNeverOverAdmit", testConcurrentAdmission},
 		{"ConcurrentClientTokenCreatesOneImage", testConcurrentClientToken},
