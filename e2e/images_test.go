@@ -182,8 +182,12 @@ func TestImageLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	agree("deleted", map[string]string{})
-	// Deleting again finds nothing and releases nothing.
-	mustCode(t, c.DeleteImages(ctx, &vmapi.DeleteImagesRequest{ImageIDs: []string{id}}), quota.CodeImageNotFound)
+	// Deleting again finds nothing and releases nothing. The second request
+	// is signed a second later: the same signature again would be the first
+	// request, answered as such (TestReplayedWriteDoneOnce).
+	later := newConnClient(c)
+	later.Now = func() time.Time { return time.Now().Add(time.Second) }
+	mustCode(t, later.DeleteImages(ctx, &vmapi.DeleteImagesRequest{ImageIDs: []string{id}}), quota.CodeImageNotFound)
 	agree("deleted twice", map[string]string{})
 }
 

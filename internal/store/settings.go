@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"imagequota/internal/quota"
 	"imagequota/internal/store/engine"
 )
 
@@ -25,15 +26,24 @@ func (db *DB) MasterKeyFingerprint(ctx context.Context) (string, error) {
 // ClaimMasterKey records fingerprint as the store's master key unless one is
 // recorded already, and returns the one recorded: fingerprint when this call
 // (or an earlier one with the same key) recorded it, another when the store
-// belongs to another key. Concurrent first starts agree on one.
-func (db *DB) ClaimMasterKey(ctx context.Context, fingerprint string) (string, error) {
+// belongs to another key. Concurrent first starts agree on one. Recording it
+// is audited.
+func (db *DB) ClaimMasterKey(ctx context.Context, fingerprint string, actor quota.Actor) (string, error) {
 	fp, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (string, error) {
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`),
-			settingMasterKey, fingerprint); err != nil {
+		res, err := tx.Exec(ctx, db.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`),
+			settingMasterKey, fingerprint)
+		if err != nil {
 			return "", err
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", err
+		} else if n == 1 {
+			if err := db.audit(ctx, tx, actor, "", "ClaimMasterKey", "master-key", nil, map[string]string{"fingerprint": fingerprint}); err != nil {
+				return "", err
+			}
+		}
 		var fp string
-		err := tx.QueryRow(ctx, db.q(`SELECT value FROM settings WHERE name = ?`), settingMasterKey).Scan(&fp)
+		err = tx.QueryRow(ctx, db.q(`SELECT value FROM settings WHERE name = ?`), settingMasterKey).Scan(&fp)
 		return fp, err
 	})
 	return fp, wrap("claim master key", err)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"imagequota/internal/quota"
@@ -27,13 +28,26 @@ func testMasterKeyClaimedOnce(t *testing.T, open func(t *testing.T) *store.DB) {
 		t.Fatalf("new store: fingerprint %q, %v; want none", fp, err)
 	}
 	for _, k := range []*secrets.Box{first, second, first} {
-		got, err := db.ClaimMasterKey(ctx, k.Fingerprint())
+		got, err := db.ClaimMasterKey(ctx, k.Fingerprint(), quota.AdminActor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != first.Fingerprint() {
 			t.Fatalf("claim with %s: store says %s, want the first key's %s", k.Fingerprint(), got, first.Fingerprint())
 		}
+	}
+	recs := audit(t, db, quota.AuditFilter{})
+	claims := 0
+	for _, r := range recs {
+		if r.Action == "ClaimMasterKey" {
+			claims++
+			if !strings.Contains(jsonOf(t, r.After), first.Fingerprint()) {
+				t.Fatalf("ClaimMasterKey record %s does not name the first key", r.After)
+			}
+		}
+	}
+	if claims != 1 {
+		t.Fatalf("%d ClaimMasterKey records, want 1 (the first claim only)", claims)
 	}
 	db.SetSecrets(first)
 	if _, err := db.RotateSecrets(ctx, second, quota.AdminActor); err != nil {
