@@ -1,0 +1,109 @@
+// Package pgtest makes PostgreSQL databases for tests and benchmarks: each
+// gets a new database on the server named by IMAGEQUOTA_TEST_POSTGRES, and
+// drops it when done. It imports no imagequota package, so that any
+// package's tests can use it, the store's conformance suite included.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ServerEnv names the variable holding a PostgreSQL server URL for tests.
+const ServerEnv = "IMAGEQUOTA_TEST_POSTGRES"
+
+// RequireEnv, when set (as CI does), makes the PostgreSQL tests fail instead
+// of skipping when ServerEnv is not set.
+const RequireEnv = "IMAGEQUOTA_REQUIRE_POSTGRES"
+
+// adminTimeout bounds creating or dropping a database. A busy shared server
+// can take seconds: DROP … WITH (FORCE) first ends every session on it.
+const adminTimeout = 30 * time.Second
+
+// Server returns the server URL in ServerEnv. Without it t is skipped, with
+// the reason, or fails when RequireEnv is set.
+func Server(t testing.TB) string {
+	t.Helper()
+	server := os.Getenv(ServerEnv)
+	if server == "" {
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatal(RequireEnv + " is set but " + ServerEnv + " is not")
+		}
+		t.Skip("PostgreSQL tests skipped: " + ServerEnv + " is not set")
+	}
+	return server
+}
+
+// NewDatabase creates an empty database for t on the server in ServerEnv,
+// drops it when t ends, and returns its URL. Without a server t is skipped
+// (or fails, as Server says).
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	dbURL, drop, err := Create(ctx, Server(t), "imagequota_test")
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Errorf("postgres: %v", err)
+		}
+	})
+	return dbURL
+}
+
+// namePrefix matches the prefixes Create accepts: the names are spliced into
+// SQL, so they must be plain identifiers.
+var namePrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
+
+// Create creates an empty database named prefix_ and 12 random hex digits on
+// the PostgreSQL server at server, and returns its URL (server's URL with the
+// database name in its path) and a function that drops it, ending any
+// session still on it.
+func Create(ctx context.Context, server, prefix string) (dbURL string, drop func(context.Context) error, err error) {
+	if !namePrefix.MatchString(prefix) {
+		return "", nil, fmt.Errorf("database name prefix %q is not a lower-case identifier", prefix)
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, errors.New("the server URL does not parse")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := prefix + "_" + hex.EncodeToString(b)
+	if err := exec(ctx, server, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop = func(ctx context.Context) error {
+		if err := exec(ctx, server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+// exec runs one statement on its own connection to server.
+func exec(ctx context.Context, server, sql string) error {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql)
+	return err
+}

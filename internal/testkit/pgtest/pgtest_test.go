@@ -1,0 +1,86 @@
+package pgtest
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestCreateAndDrop(t *testing.T) {
+	t.Parallel()
+	server := Server(t)
+	ctx := t.Context()
+	dbURL, drop, err := Create(ctx, server, "imagequota_pgtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if !strings.HasPrefix(name, "imagequota_pgtest_") {
+		t.Errorf("database %q lacks the prefix", name)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connecting to the new database: %v", err)
+	}
+	var got string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&got); err != nil || got != name {
+		t.Errorf("current_database() = %q, %v; want %q", got, err, name)
+	}
+	// The session left open must not keep the database from being dropped.
+	if err := drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	if exists := databaseExists(t, server, name); exists {
+		t.Errorf("database %s still exists after drop", name)
+	}
+}
+
+func TestNewDatabaseIsDroppedWhenTheTestEnds(t *testing.T) {
+	t.Parallel()
+	server := Server(t)
+	var name string
+	t.Run("inner", func(t *testing.T) {
+		u, err := url.Parse(NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = strings.TrimPrefix(u.Path, "/")
+		if !databaseExists(t, server, name) {
+			t.Fatalf("database %s does not exist", name)
+		}
+	})
+	if databaseExists(t, server, name) {
+		t.Errorf("database %s outlived its test", name)
+	}
+}
+
+func TestCreateRefusesANameThatIsNotAnIdentifier(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"", "Upper", "a-b", "x; DROP DATABASE postgres", "1abc"} {
+		if _, _, err := Create(t.Context(), "postgres://127.0.0.1:1/postgres", p); err == nil {
+			t.Errorf("Create accepted the prefix %q", p)
+		}
+	}
+}
+
+func databaseExists(t *testing.T, server, name string) bool {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
