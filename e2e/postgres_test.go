@@ -14,7 +14,6 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
-	"imagequota/internal/store/storetest"
 	"imagequota/internal/testkit"
 	"imagequota/vmapi"
 )
@@ -178,7 +177,7 @@ type pgAnswer struct {
 func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	const answerBound = 5 * time.Second
-	proxy, proxied := storetest.ProxyPostgres(t, testkit.PostgresURL(t))
+	proxy, proxied := testkit.ProxyPostgres(t, testkit.PostgresURL(t))
 	srv := testkit.Start(t, testkit.Options{DB: testkit.OpenStore(t, proxied, store.Options{MaxConns: 8})})
 	acct := srv.NewAccount(t)
 	inst := srv.NewInstance(t, acct.ID, "jp-tokyo-1a")

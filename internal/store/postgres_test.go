@@ -9,7 +9,6 @@ import (
 
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
-	"imagequota/internal/store/storetest"
 	"imagequota/internal/testkit"
 )
 
@@ -34,7 +33,7 @@ func within(t *testing.T, what string, fn func() error) error {
 // outageEnv is a migrated PostgreSQL store reached through a proxy, with an
 // account, a key and an instance.
 type outageEnv struct {
-	proxy *storetest.Proxy
+	proxy *testkit.Proxy
 	url   string // through the proxy
 	db    *store.DB
 	acct  quota.Account
@@ -46,7 +45,7 @@ func setupOutage(t *testing.T) *outageEnv {
 	t.Helper()
 	requirePostgres(t)
 	e := &outageEnv{}
-	e.proxy, e.url = storetest.ProxyPostgres(t, testkit.PostgresURL(t))
+	e.proxy, e.url = testkit.ProxyPostgres(t, testkit.PostgresURL(t))
 	e.db = testkit.OpenStore(t, e.url, store.Options{MaxConns: 4})
 	ctx := t.Context()
 	var err error
@@ -177,7 +176,7 @@ func TestPostgresOutageStall(t *testing.T) {
 func TestPostgresOpenUnreachable(t *testing.T) {
 	t.Parallel()
 	requirePostgres(t)
-	proxy, dbURL := storetest.ProxyPostgres(t, testkit.PostgresURL(t))
+	proxy, dbURL := testkit.ProxyPostgres(t, testkit.PostgresURL(t))
 	proxy.Cut()
 	err := within(t, "Open", func() error {
 		db, err := store.Open(context.Background(), dbURL, store.Options{})
