@@ -14,14 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"imagequota/internal/app"
 	"imagequota/internal/gctune"
 	"imagequota/internal/logbuf"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
-	"imagequota/internal/vm"
 	"imagequota/internal/zcapi"
 )
 
@@ -115,23 +112,19 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	defer restoreGC()
 
 	sf.notices = stdout
-	db, err := sf.open(ctx)
+	sc, err := sf.storeConfig()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for name, pool := range db.Pools() {
-		reg.MustRegister(collectors.NewDBStatsCollector(pool, "imagequota_"+name))
-	}
-	svc := &vm.Service{Store: db, Catalog: cat, DefaultMax: sf.defaultMax, BuildTime: f.buildTime}
-	api := zcapi.NewServer(zcapi.Config{
-		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: reg,
-		Ready: db.Ping, RequestTimeout: f.requestTimeout,
-		RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+	srv, err := app.New(ctx, app.Config{
+		Store: sc, Catalog: cat, DefaultMax: sf.defaultMax, BuildTime: f.buildTime,
+		Logger: logger, RequestTimeout: f.requestTimeout, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+		Timeouts: zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout}, TLS: tlsConfig,
 	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 
 	if pprofAddr != "" {
 		pln, err := net.Listen("tcp", pprofAddr)
@@ -153,18 +146,11 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	if err != nil {
 		return err
 	}
-	scheme := "http"
-	srv := api.HTTPServer(zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout})
-	if tlsConfig != nil {
-		srv.TLSConfig = tlsConfig
-		ln = tls.NewListener(ln, srv.TLSConfig)
-		scheme = "https"
-	}
-	url := scheme + "://" + ln.Addr().String()
-	logger.Info("listening", "url", url, "engine", db.Engine(), "store", redactURL(sf.url()), "locations", len(cat.Enabled()), "gogc", gogc)
-	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, redactURL(sf.url()))
+	url := srv.URL(ln)
+	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc)
+	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, sc.URL.Redacted())
 	if f.demo {
-		if err := printDemo(ctx, db, cat, url, stdout); err != nil {
+		if err := printDemo(ctx, srv.DB, cat, url, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -191,20 +177,6 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// redactURL hides a password in a database URL.
-func redactURL(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		rest := u[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			cred := rest[:at]
-			if user, _, ok := strings.Cut(cred, ":"); ok {
-				return u[:i+3] + user + ":xxxxx@" + rest[at+1:]
-			}
-		}
-	}
-	return u
 }
 
 // printDemo creates the demo account when the store has none and prints how to call.

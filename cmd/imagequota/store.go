@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
+	"imagequota/internal/app"
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
@@ -55,8 +55,8 @@ func (s *storeFlags) keyPath() string {
 		return s.masterKeyFile
 	}
 	// Beside the SQLite file; for PostgreSQL, in the data directory.
-	if u := s.url(); strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:") {
-		return filepath.Join(filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "file:")), "master.key")
+	if u, err := store.ParseURL(s.url()); err == nil && u.Engine == store.EngineSQLite {
+		return filepath.Join(filepath.Dir(u.Path), "master.key")
 	}
 	return filepath.Join(s.dataDir, "master.key")
 }
@@ -73,32 +73,21 @@ func (s *storeFlags) masterKey() (*secrets.Box, error) {
 	return box, nil
 }
 
-// open opens the store and refuses a schema that is behind or a master key
-// that does not match the sealed passwords.
+// storeConfig is the store the flags name, refused when its schema is behind
+// or its master key does not match the sealed passwords.
+func (s *storeFlags) storeConfig() (app.StoreConfig, error) {
+	u, err := store.ParseURL(s.url())
+	if err != nil {
+		return app.StoreConfig{}, err
+	}
+	return app.StoreConfig{URL: u, Options: store.Options{MaxConns: s.maxConns}, MasterKey: s.masterKey}, nil
+}
+
+// open opens the store the flags name (see storeConfig).
 func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
-	db, err := store.Open(ctx, s.url(), store.Options{MaxConns: s.maxConns})
+	sc, err := s.storeConfig()
 	if err != nil {
 		return nil, err
 	}
-	pending, err := db.Pending(ctx)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if len(pending) > 0 {
-		db.Close()
-		return nil, fmt.Errorf("the database schema is behind (%d migration(s) pending, first %s): run \"imagequota migrate --db URL\" first", len(pending), pending[0].Name)
-	}
-	// The master key is loaded (or generated) only for a store that is ready.
-	box, err := s.masterKey()
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	db.SetSecrets(box)
-	if err := db.CheckSecrets(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return app.OpenStore(ctx, sc)
 }
