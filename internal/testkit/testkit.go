@@ -6,26 +6,22 @@ package testkit
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"log/slog"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for making test databases
-
 	"imagequota/client"
+	"imagequota/internal/app"
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/internal/vm"
 	"imagequota/internal/zcapi"
 
@@ -33,11 +29,15 @@ import (
 )
 
 // PostgresEnv names the variable holding a PostgreSQL server URL for tests.
-const PostgresEnv = "IMAGEQUOTA_TEST_POSTGRES"
+//
+// Deprecated: use pgtest.ServerEnv.
+const PostgresEnv = pgtest.ServerEnv
 
 // RequirePostgresEnv, when set (as CI does), makes the PostgreSQL tests fail
 // instead of skipping when no server is configured.
-const RequirePostgresEnv = "IMAGEQUOTA_REQUIRE_POSTGRES"
+//
+// Deprecated: use pgtest.RequireEnv.
+const RequirePostgresEnv = pgtest.RequireEnv
 
 // SQLiteURL returns the URL of a new SQLite file in a temporary directory.
 func SQLiteURL(t testing.TB) string {
@@ -48,47 +48,12 @@ func SQLiteURL(t testing.TB) string {
 // PostgresURL creates a fresh database on the server named by
 // IMAGEQUOTA_TEST_POSTGRES, drops it when the test ends, and returns its URL.
 // Without the variable the test is skipped.
+//
+// Deprecated: use pgtest.NewDatabase, which packages testkit cannot be
+// imported from (the store's own) can use too.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(PostgresEnv)
-	if base == "" {
-		if os.Getenv(RequirePostgresEnv) != "" {
-			t.Fatal(RequirePostgresEnv + " is set but " + PostgresEnv + " is not")
-		}
-		t.Skip("PostgreSQL tests skipped: " + PostgresEnv + " is not set")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "imagequota_test_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("postgres: create database: %v", err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Errorf("postgres: %v", err)
-			return
-		}
-		defer a.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := a.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("postgres: drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("postgres: %s is not a URL: %v", PostgresEnv, err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.NewDatabase(t)
 }
 
 var testMasterKey = sha256.Sum256([]byte("imagequota test master key"))
@@ -102,21 +67,21 @@ func SecretBox() *secrets.Box {
 	return box
 }
 
-// OpenStore opens (and, for PostgreSQL, migrates) a store at dbURL, closed
-// when the test ends. Without opts.Secrets it seals with SecretBox.
+// OpenStore opens and migrates a store at dbURL, closed when the test ends.
+// Without opts.Secrets it seals with SecretBox.
 func OpenStore(t testing.TB, dbURL string, opts store.Options) *store.DB {
 	t.Helper()
-	ctx := context.Background()
-	if opts.Secrets == nil {
-		opts.Secrets = SecretBox()
-		writeMasterKeyBeside(t, dbURL)
-	}
-	db, err := store.Open(ctx, dbURL, opts)
+	u, err := store.ParseURL(dbURL)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
+	if opts.Secrets == nil {
+		opts.Secrets = SecretBox()
+		writeMasterKeyBeside(t, u)
+	}
+	db, err := app.OpenStore(context.Background(), app.StoreConfig{URL: u, Options: opts, Migrate: true})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -159,25 +124,23 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		o.DB = OpenStore(t, o.DBURL, store.Options{Now: o.Now, AfterAdmissionCheck: o.AfterAdmissionCheck})
 	}
-	if o.Catalog == nil {
-		o.Catalog = quota.DefaultCatalog()
-	}
 	if o.DefaultMax == 0 {
 		o.DefaultMax = quota.DefaultMaxCount
 	}
 	logs := &SyncBuffer{}
-	reg := prometheus.NewRegistry()
-	svc := &vm.Service{Store: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now}
-	api := zcapi.NewServer(zcapi.Config{
-		Auth: o.DB, Actions: svc.Actions(), Registry: reg, Ready: o.DB.Ping, Now: o.Now,
+	srv, err := app.New(context.Background(), app.Config{
+		DB: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now,
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RateLimit: o.RateLimit, RateBurst: o.RateBurst,
+		RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
 	})
+	if err != nil {
+		t.Fatalf("assembling the server: %v", err)
+	}
 	hs := httptest.NewUnstartedServer(nil)
-	hs.Config = api.HTTPServer(o.Timeouts)
+	hs.Config = srv.HTTP
 	hs.Start()
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL, DB: o.DB, Catalog: o.Catalog, Service: svc, Registry: reg, logs: logs}
+	return &Server{URL: hs.URL, DB: srv.DB, Catalog: srv.Catalog, Service: srv.Service, Registry: srv.Registry, logs: logs}
 }
 
 // Logs returns everything the server logged so far.
@@ -290,13 +253,12 @@ func MasterKeyFile() string {
 
 // writeMasterKeyBeside puts the test master key beside a SQLite file, where
 // the imagequota binary looks for it by default.
-func writeMasterKeyBeside(t testing.TB, dbURL string) {
+func writeMasterKeyBeside(t testing.TB, u store.URL) {
 	t.Helper()
-	path, ok := strings.CutPrefix(dbURL, "sqlite:")
-	if !ok {
+	if u.Engine != store.EngineSQLite {
 		return
 	}
-	p := filepath.Join(filepath.Dir(path), "master.key")
+	p := filepath.Join(filepath.Dir(u.Path), "master.key")
 	if _, err := os.Stat(p); err == nil {
 		return
 	}
