@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,15 +19,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"imagequota/internal/app"
 	"imagequota/internal/gctune"
 	"imagequota/internal/logbuf"
 	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
-	"imagequota/internal/vm"
-	"imagequota/internal/zcapi"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -52,20 +47,17 @@ func openStore(ctx context.Context, url string) (*store.DB, error) {
 
 // openStoreWith opens and migrates the store at url, sealing passwords with box.
 func openStoreWith(ctx context.Context, url string, box *secrets.Box) (*store.DB, error) {
-	db, err := store.Open(ctx, url, store.Options{Secrets: box})
+	u, err := store.ParseURL(url)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return app.OpenStore(ctx, app.StoreConfig{URL: u, Options: store.Options{Secrets: box}, Migrate: true})
 }
 
 // isPostgres reports whether url names a PostgreSQL server.
 func isPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+	u, err := store.ParseURL(url)
+	return err == nil && u.Engine == store.EnginePostgres
 }
 
 // freshStore makes an empty store for one scenario: a SQLite file in a new
@@ -79,44 +71,24 @@ func freshStore(ctx context.Context, tempDir, pgServer string) (string, func(), 
 		}
 		return "sqlite:" + filepath.Join(dir, "imagequota.db"), func() { os.RemoveAll(dir) }, nil
 	}
-	admin, err := sql.Open("pgx", pgServer)
+	dbURL, drop, err := pgtest.Create(ctx, pgServer, "imagequota_bench")
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("postgres: %w", err)
 	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "imagequota_bench_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("postgres: create database: %w", err)
-	}
-	drop := func() {
-		a, err := sql.Open("pgx", pgServer)
-		if err != nil {
-			return
-		}
-		defer a.Close()
+	return dbURL, func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := a.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			fmt.Fprintf(os.Stderr, "imagequota-bench: drop database %s: %v\n", name, err)
+		if err := drop(dctx); err != nil {
+			fmt.Fprintf(os.Stderr, "imagequota-bench: %v\n", err)
 		}
-	}
-	u, err := url.Parse(pgServer)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), drop, nil
+	}, nil
 }
 
-// server is an imagequota server running in this process, built as
-// "imagequota serve" builds it, on a real listener on 127.0.0.1.
+// server is an imagequota server running in this process, assembled as
+// "imagequota serve" assembles it, on a real listener on 127.0.0.1.
 type server struct {
-	DB     *store.DB
+	*app.Server
 	URL    string // base URL
-	srv    *http.Server
 	errc   chan error
 	log    *logbuf.Writer
 	remove func()
@@ -130,38 +102,34 @@ func startServer(ctx context.Context, tempDir, pgServer string) (*server, error)
 	if err != nil {
 		return nil, err
 	}
-	db, err := openStore(ctx, dbURL)
+	u, err := store.ParseURL(dbURL)
 	if err != nil {
 		remove()
 		return nil, err
 	}
-	svc := &vm.Service{Store: db, Catalog: quota.DefaultCatalog(), DefaultMax: quota.DefaultMaxCount, BuildTime: 0}
 	// The request log is formatted and buffered as in production but not
 	// written anywhere.
 	logOut := logbuf.New(io.Discard, logbuf.DefaultInterval)
-	logger := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	api := zcapi.NewServer(zcapi.Config{
-		Auth: db, Actions: svc.Actions(), Logger: logger, Registry: prometheus.NewRegistry(),
-		Ready: db.Ping, RequestTimeout: 10 * time.Second,
+	srv, err := app.New(ctx, app.Config{
+		Store:      app.StoreConfig{URL: u, Options: store.Options{Secrets: benchMasterKey}, Migrate: true},
+		DefaultMax: quota.DefaultMaxCount, BuildTime: 0,
+		Logger:         slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		RequestTimeout: 10 * time.Second,
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		logOut.Close()
-		db.Close()
 		remove()
 		return nil, err
 	}
-	s := &server{DB: db, URL: "http://" + ln.Addr().String(), log: logOut, remove: remove, errc: make(chan error, 1)}
-	s.srv = &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		logOut.Close()
+		remove()
+		return nil, err
 	}
-	serve(s.srv, ln, "server", s.errc)
+	s := &server{Server: srv, URL: srv.URL(ln), log: logOut, remove: remove, errc: make(chan error, 1)}
+	serve(srv.HTTP, ln, "server", s.errc)
 	return s, nil
 }
 
@@ -187,7 +155,7 @@ func shutdown(srv *http.Server, errc <-chan error) error {
 
 // Close stops the server and removes its store.
 func (s *server) Close() error {
-	err := errors.Join(shutdown(s.srv, s.errc), s.DB.Close(), s.log.Close())
+	err := errors.Join(shutdown(s.HTTP, s.errc), s.Server.Close(), s.log.Close())
 	s.remove()
 	return err
 }
@@ -341,15 +309,11 @@ func runBaselineServer(args []string, env map[string]string, stdin io.Reader, st
 
 func (b *baseline) Close() error { return b.close() }
 
-// redactURL hides a password in a database URL.
-func redactURL(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		rest := u[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if user, _, ok := strings.Cut(rest[:at], ":"); ok {
-				return u[:i+3] + user + ":xxxxx@" + rest[at+1:]
-			}
-		}
+// redactURL is url with any password hidden, for what the bench prints.
+func redactURL(url string) string {
+	u, err := store.ParseURL(url)
+	if err != nil {
+		return "(a database URL that does not parse)"
 	}
-	return u
+	return u.Redacted()
 }
