@@ -19,6 +19,7 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/internal/zcapi"
 	"imagequota/vmapi"
 )
@@ -195,7 +196,7 @@ func TestBadInput(t *testing.T) {
 			t.Parallel()
 			o := testkit.Options{}
 			if engine == "postgres" {
-				o.DBURL = testkit.PostgresURL(t)
+				o.DBURL = pgtest.NewDatabase(t)
 			}
 			runBadInput(t, setup(t, o))
 		})

@@ -18,7 +18,7 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -61,7 +61,7 @@ func TestCrashKillAndRestart(t *testing.T) {
 			return []string{"--data-dir", t.TempDir()}, nil
 		}},
 		{"postgres", func(t *testing.T) ([]string, func(t *testing.T) time.Duration) {
-			dbURL := testkit.PostgresURL(t)
+			dbURL := pgtest.NewDatabase(t)
 			if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 				t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 			}

@@ -15,6 +15,7 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -389,7 +390,7 @@ func TestForcedRaceIsSerialized(t *testing.T) {
 			t.Parallel()
 			dbURL := testkit.SQLiteURL(t)
 			if engine == "postgres" {
-				dbURL = testkit.PostgresURL(t)
+				dbURL = pgtest.NewDatabase(t)
 			}
 			var (
 				mu      sync.Mutex

@@ -13,6 +13,7 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -105,7 +106,7 @@ func TestIsolation(t *testing.T) {
 			clock := testkit.NewClock(fixedNow)
 			o := testkit.Options{Now: clock.Now, BuildTime: time.Hour}
 			if engine == "postgres" {
-				o.DBURL = testkit.PostgresURL(t)
+				o.DBURL = pgtest.NewDatabase(t)
 			}
 			runIsolation(t, setup(t, o), clock)
 		})

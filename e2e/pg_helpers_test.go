@@ -16,15 +16,14 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 )
 
 // pgRequirePostgres skips the test, with the reason, when no PostgreSQL
 // server is configured (or fails it when one is required).
 func pgRequirePostgres(t *testing.T) {
 	t.Helper()
-	if os.Getenv(testkit.PostgresEnv) == "" {
-		testkit.PostgresURL(t) // skips, or fails when IMAGEQUOTA_REQUIRE_POSTGRES is set
-	}
+	pgtest.Server(t)
 }
 
 // pgResult is what one run of the imagequota binary printed and returned.

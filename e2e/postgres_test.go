@@ -15,6 +15,7 @@ import (
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
 	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -42,7 +43,7 @@ func pgStatus(t *testing.T, dbURL string) pgMigrations {
 // migrations of a PostgreSQL database, and a second run has nothing to do.
 func TestPostgresMigrateCommand(t *testing.T) {
 	t.Parallel()
-	dbURL := testkit.PostgresURL(t)
+	dbURL := pgtest.NewDatabase(t)
 	before := pgStatus(t, dbURL)
 	for _, m := range before {
 		if m.Applied {
@@ -86,7 +87,7 @@ func TestPostgresMigrateCommand(t *testing.T) {
 // migration.
 func TestPostgresConcurrentMigrateCommands(t *testing.T) {
 	t.Parallel()
-	dbURL := testkit.PostgresURL(t)
+	dbURL := pgtest.NewDatabase(t)
 	const n = 6
 	results := make([]pgResult, n)
 	var wg sync.WaitGroup
@@ -142,7 +143,7 @@ func TestPostgresServeRefusesSchemaBehind(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dbURL := testkit.PostgresURL(t)
+			dbURL := pgtest.NewDatabase(t)
 			tc.behind(t, dbURL)
 			for _, args := range [][]string{
 				{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"},
@@ -177,7 +178,7 @@ type pgAnswer struct {
 func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	const answerBound = 5 * time.Second
-	proxy, proxied := testkit.ProxyPostgres(t, testkit.PostgresURL(t))
+	proxy, proxied := testkit.ProxyPostgres(t, pgtest.NewDatabase(t))
 	srv := testkit.Start(t, testkit.Options{DB: testkit.OpenStore(t, proxied, store.Options{MaxConns: 8})})
 	acct := srv.NewAccount(t)
 	inst := srv.NewInstance(t, acct.ID, "jp-tokyo-1a")

@@ -11,7 +11,7 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -29,7 +29,7 @@ type replicaEnv struct {
 
 func setupReplicas(t *testing.T) *replicaEnv {
 	t.Helper()
-	dbURL := testkit.PostgresURL(t)
+	dbURL := pgtest.NewDatabase(t)
 	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
 	"imagequota/vmapi"
 )
 
@@ -60,7 +60,7 @@ func TestMigrateSQLite(t *testing.T) {
 
 func TestMigratePostgres(t *testing.T) {
 	t.Parallel()
-	dbURL := testkit.PostgresURL(t)
+	dbURL := pgtest.NewDatabase(t)
 	c := setup(t)
 	// Every run shares one master key file, outside the working directory.
 	keyEnv := []string{"IMAGEQUOTA_MASTER_KEY_FILE=" + filepath.Join(t.TempDir(), "master.key")}
