@@ -39,6 +39,10 @@ type Client struct {
 	// REQUEST_LIMIT_EXCEEDED) request, as the official SDK does: 1, 2, 4 s.
 	// Retries re-send the same timestamp and signature. nil means no retries.
 	Backoff []time.Duration
+	// Sleep waits d before a retry, or until ctx ends; nil waits on a timer.
+	// A test gives the Sleep of its fake clock, so that backing off does not
+	// take seconds of real time.
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // SDKBackoff is the official SDK's retry schedule for throttled requests.
@@ -166,11 +170,24 @@ func (c *Client) Do(ctx context.Context, action string, body []byte) (*Response,
 		if resp.StatusCode != http.StatusTooManyRequests || attempt >= len(c.Backoff) {
 			return r, nil
 		}
-		select {
-		case <-ctx.Done():
-			return r, nil
-		case <-time.After(c.Backoff[attempt]):
+		sleep := c.Sleep
+		if sleep == nil {
+			sleep = sleepOnTimer
 		}
+		sleep(ctx, c.Backoff[attempt])
+		if ctx.Err() != nil {
+			return r, nil
+		}
+	}
+}
+
+// sleepOnTimer waits d or until ctx ends.
+func sleepOnTimer(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
