@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +19,10 @@ import (
 	"imagequota/vmapi"
 )
 
-// countingTransport records the status of every response.
+// countingTransport records the status of every response and when, by
+// the clock now, it came.
 type countingTransport struct {
+	now      func() time.Time
 	mu       sync.Mutex
 	statuses []int
 	at       []time.Time
@@ -30,7 +33,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		c.mu.Lock()
 		c.statuses = append(c.statuses, resp.StatusCode)
-		c.at = append(c.at, time.Now())
+		c.at = append(c.at, c.now())
 		c.mu.Unlock()
 	}
 	return resp, err
@@ -38,12 +41,16 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // TestRateLimitWithSDKBackoff: over --rate-limit a credential gets 429
 // REQUEST_LIMIT_EXCEEDED; a client that backs off 1 s, 2 s, 4 s as the
-// official SDK does then succeeds. Another credential is not affected.
+// official SDK does then succeeds. Another credential is not affected. The
+// server's clock is a test clock, and the client's backoff advances it, so
+// the seconds of backoff pass at once.
 func TestRateLimitWithSDKBackoff(t *testing.T) {
 	t.Parallel()
+	clock := testkit.NewClock(time.Now().UTC())
 	// One request every 4 s per credential, no burst beyond one.
-	srv := testkit.Start(t, testkit.Options{RateLimit: 0.25, RateBurst: 1})
+	srv := testkit.Start(t, testkit.Options{RateLimit: 0.25, RateBurst: 1, Now: clock.Now})
 	acct := srv.NewAccount(t)
+	acct.Client.Now = clock.Now
 	ctx := context.Background()
 
 	plain := *acct.Client
@@ -59,16 +66,22 @@ func TestRateLimitWithSDKBackoff(t *testing.T) {
 
 	// Another account's key has its own bucket.
 	other := srv.NewAccount(t)
+	other.Client.Now = clock.Now
 	if _, err := other.Client.DescribeImageQuota(ctx, nil); err != nil {
 		t.Fatalf("another credential was throttled: %v", err)
 	}
 
 	// The SDK's schedule: the same signed request again after 1, 2 and 4 s.
-	tr := &countingTransport{}
+	tr := &countingTransport{now: clock.Now}
 	sdk := *acct.Client
 	sdk.HTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	sdk.Backoff = client.SDKBackoff
-	start := time.Now()
+	var waits []time.Duration
+	sdk.Sleep = func(_ context.Context, d time.Duration) {
+		waits = append(waits, d)
+		clock.Advance(d)
+	}
+	start := clock.Now()
 	if _, err := sdk.DescribeImageQuota(ctx, nil); err != nil {
 		t.Fatalf("with the SDK's backoff: %v", err)
 	}
@@ -82,14 +95,17 @@ func TestRateLimitWithSDKBackoff(t *testing.T) {
 			t.Fatalf("attempt %d: status %d, want 429 (statuses %v)", i, s, tr.statuses)
 		}
 	}
-	// The waits between attempts follow 1 s, 2 s, 4 s.
+	// The client waited the schedule's 1 s, 2 s, 4 s between attempts.
+	if want := client.SDKBackoff[:len(tr.statuses)-1]; !slices.Equal(waits, want) {
+		t.Fatalf("the client waited %v between attempts; the schedule says %v", waits, want)
+	}
 	for i := 1; i < len(tr.at); i++ {
 		want := client.SDKBackoff[i-1]
 		if gap := tr.at[i].Sub(tr.at[i-1]); gap < want {
 			t.Fatalf("attempt %d came %v after the previous one; the schedule says %v", i, gap, want)
 		}
 	}
-	t.Logf("succeeded after %d throttled attempts in %v", len(tr.statuses)-1, time.Since(start).Round(time.Millisecond))
+	t.Logf("succeeded after %d throttled attempts, %v later on the server's clock", len(tr.statuses)-1, clock.Now().Sub(start))
 }
 
 // TestSlowClientCannotHoldTheServer: a client that sends its body one byte a
