@@ -4,27 +4,62 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
 
 var (
+	// mainRan is set by Main: only then is there someone to remove the binary.
+	mainRan bool
+
 	binaryOnce sync.Once
+	binaryDir  string
 	binaryPath string
 	binaryErr  error
 )
 
+// Main runs the tests of a package that runs the imagequota binary; call it
+// from the package's TestMain. When the tests end it removes the binary
+// Binary built. With the race detector on, the binaries the tests start do
+// not sleep a second at exit, as the detector's default has every process
+// exiting 0 do: the tests start hundreds of them.
+func Main(m *testing.M) {
+	mainRan = true
+	if raceEnabled {
+		os.Setenv("GORACE", withoutExitSleep(os.Getenv("GORACE")))
+	}
+	defer func() {
+		if binaryDir != "" {
+			os.RemoveAll(binaryDir)
+		}
+	}()
+	m.Run()
+}
+
+// withoutExitSleep adds atexit_sleep_ms=0 to the race detector's options
+// unless they set it already.
+func withoutExitSleep(options string) string {
+	if strings.Contains(options, "atexit_sleep_ms=") {
+		return options
+	}
+	return strings.TrimSpace(options + " atexit_sleep_ms=0")
+}
+
 // Binary builds the imagequota command once per test process (with the race
-// detector when the tests run with it) and returns its path.
+// detector when the tests run with it) and returns its path. The package's
+// TestMain must call Main, which removes it when the tests end.
 func Binary(t testing.TB) string {
 	t.Helper()
+	if !mainRan {
+		t.Fatal("testkit.Binary: the package's TestMain must call testkit.Main, which removes the binary after the tests")
+	}
 	binaryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "imagequota-bin-")
-		if err != nil {
-			binaryErr = err
+		binaryDir, binaryErr = os.MkdirTemp("", "imagequota-bin-")
+		if binaryErr != nil {
 			return
 		}
-		binaryPath = filepath.Join(dir, "imagequota")
+		binaryPath = filepath.Join(binaryDir, "imagequota")
 		args := []string{"build", "-o", binaryPath}
 		if raceEnabled {
 			args = append(args, "-race")
