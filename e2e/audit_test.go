@@ -22,7 +22,9 @@ func TestAuditTrail(t *testing.T) {
 	t.Parallel()
 	e := setupImages(t, testkit.Options{})
 	ctx := context.Background()
-	started := time.Now().UTC().Add(-time.Second)
+	// The records are stamped by the server's clock, a test clock that
+	// stands at the time setup began, however long setup took.
+	started := e.clock.Now().Add(-time.Second)
 	if _, err := e.srv.DB.SetLimit(ctx, quota.LimitOverride{AccountID: e.acct.ID, LocationID: tokyo, MaxCount: 3}, quota.AdminActor); err != nil {
 		t.Fatal(err)
 	}
