@@ -68,15 +68,21 @@ func TestCrashKillAndRestart(t *testing.T) {
 			return []string{"--db", dbURL}, crashPostgresSettle(t, dbURL)
 		}},
 	}
+	// The engines run at once, within this test's turn among the parallel
+	// tests: each mostly waits on its server process, and parallel subtests
+	// would start only after every other test has.
+	var wg sync.WaitGroup
 	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			store, settle := c.store(t)
-			e := setupCrash(t, store, seed+uint64(i))
-			e.settle = settle
-			e.run(t)
+		wg.Go(func() {
+			t.Run(c.name, func(t *testing.T) {
+				store, settle := c.store(t)
+				e := setupCrash(t, store, seed+uint64(i))
+				e.settle = settle
+				e.run(t)
+			})
 		})
 	}
+	wg.Wait()
 }
 
 // crashPostgresSettle returns a wait for the end of every other session on the
