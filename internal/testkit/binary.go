@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,18 +24,31 @@ var (
 // from the package's TestMain. When the tests end it removes the binary
 // Binary built. With the race detector on, the binaries the tests start do
 // not sleep a second at exit, as the detector's default has every process
-// exiting 0 do: the tests start hundreds of them.
+// exiting 0 do, and the tests start many.
+//
+// A run of the whole package needs the binary, so it is built while the
+// first tests run rather than by the first test that asks for it, with the
+// others that need it waiting behind.
 func Main(m *testing.M) {
 	mainRan = true
 	if raceEnabled {
 		os.Setenv("GORACE", withoutExitSleep(os.Getenv("GORACE")))
 	}
-	defer func() {
-		if binaryDir != "" {
-			os.RemoveAll(binaryDir)
-		}
-	}()
+	flag.Parse()
+	built := make(chan struct{})
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
+		go func() {
+			defer close(built)
+			binaryOnce.Do(build)
+		}()
+	} else {
+		close(built)
+	}
 	m.Run()
+	<-built
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
+	}
 }
 
 // withoutExitSleep adds atexit_sleep_ms=0 to the race detector's options
@@ -54,25 +68,28 @@ func Binary(t testing.TB) string {
 	if !mainRan {
 		t.Fatal("testkit.Binary: the package's TestMain must call testkit.Main, which removes the binary after the tests")
 	}
-	binaryOnce.Do(func() {
-		binaryDir, binaryErr = os.MkdirTemp("", "imagequota-bin-")
-		if binaryErr != nil {
-			return
-		}
-		binaryPath = filepath.Join(binaryDir, "imagequota")
-		args := []string{"build", "-o", binaryPath}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command("go", append(args, "imagequota/cmd/imagequota")...).CombinedOutput()
-		if err != nil {
-			binaryErr = &buildError{out: string(out), err: err}
-		}
-	})
+	binaryOnce.Do(build)
 	if binaryErr != nil {
 		t.Fatalf("building imagequota: %v", binaryErr)
 	}
 	return binaryPath
+}
+
+// build builds the imagequota command into a new temporary directory.
+func build() {
+	binaryDir, binaryErr = os.MkdirTemp("", "imagequota-bin-")
+	if binaryErr != nil {
+		return
+	}
+	binaryPath = filepath.Join(binaryDir, "imagequota")
+	args := []string{"build", "-o", binaryPath}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "imagequota/cmd/imagequota")...).CombinedOutput()
+	if err != nil {
+		binaryErr = &buildError{out: string(out), err: err}
+	}
 }
 
 type buildError struct {
