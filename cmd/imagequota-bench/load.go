@@ -309,7 +309,9 @@ type Run map[string]*OpResult
 
 // load runs concurrency workers doing step until d has passed, and merges
 // what they recorded. Requests in flight at the end finish and count;
-// elapsed runs until the last one is answered.
+// elapsed runs until the last one is answered. Every worker does its step at
+// least once, so that a run has figures however late its workers start on a
+// busy machine.
 func load(ctx context.Context, g *generator, concurrency int, d time.Duration, label string, s step) Run {
 	workers := make([]*worker, concurrency)
 	var wg sync.WaitGroup
@@ -320,7 +322,7 @@ func load(ctx context.Context, g *generator, concurrency int, d time.Duration, l
 		workers[i] = w
 		wg.Go(func() {
 			pprof.Do(ctx, pprof.Labels("side", label), func(ctx context.Context) {
-				for ctx.Err() == nil && time.Now().Before(end) {
+				for ctx.Err() == nil && (w.n == 0 || time.Now().Before(end)) {
 					s(ctx, w)
 					w.n++
 				}
