@@ -22,7 +22,7 @@ var (
 
 // Main runs the tests of a package that runs the imagequota binary; call it
 // from the package's TestMain. When the tests end it removes the binary
-// Binary built. With the race detector on, the binaries the tests start do
+// Binary built and the file MasterKeyFile wrote. With the race detector on, the binaries the tests start do
 // not sleep a second at exit, as the detector's default has every process
 // exiting 0 do, and the tests start many.
 //
@@ -46,8 +46,10 @@ func Main(m *testing.M) {
 	}
 	m.Run()
 	<-built
-	if binaryDir != "" {
-		os.RemoveAll(binaryDir)
+	for _, dir := range []string{binaryDir, keyFileDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 }
 

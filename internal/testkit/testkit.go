@@ -284,17 +284,20 @@ func (c *Clock) Advance(d time.Duration) {
 
 var (
 	keyFileOnce sync.Once
+	keyFileDir  string
 	keyFilePath string
 )
 
 // MasterKeyFile returns a file (mode 0600) holding SecretBox's key, for the
-// imagequota binary's --master-key-file / IMAGEQUOTA_MASTER_KEY_FILE.
+// imagequota binary's --master-key-file / IMAGEQUOTA_MASTER_KEY_FILE. Main
+// removes it when the tests end.
 func MasterKeyFile() string {
 	keyFileOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "imagequota-key-")
 		if err != nil {
 			return
 		}
+		keyFileDir = dir
 		p := filepath.Join(dir, "master.key")
 		if err := os.WriteFile(p, []byte(hex.EncodeToString(testMasterKey[:])+"\n"), 0o600); err == nil {
 			keyFilePath = p
