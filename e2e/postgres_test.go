@@ -179,7 +179,8 @@ func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	const answerBound = 5 * time.Second
 	proxy, proxied := testkit.ProxyPostgres(t, pgtest.NewDatabase(t))
-	srv := testkit.Start(t, testkit.Options{DB: testkit.OpenStore(t, proxied, store.Options{MaxConns: 8})})
+	// serve's default request deadline, which answers within answerBound.
+	srv := testkit.Start(t, testkit.Options{DB: testkit.OpenStore(t, proxied, store.Options{MaxConns: 8}), RequestTimeout: 4 * time.Second})
 	acct := srv.NewAccount(t)
 	inst := srv.NewInstance(t, acct.ID, "jp-tokyo-1a")
 	if _, err := srv.DB.SetLimit(t.Context(), quota.LimitOverride{AccountID: acct.ID, MaxCount: quota.MaxLimit}, quota.AdminActor); err != nil {

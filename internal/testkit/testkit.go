@@ -156,6 +156,11 @@ type Options struct {
 	Timeouts  zcapi.Timeouts
 	RateLimit float64
 	RateBurst int
+	// RequestTimeout bounds each request's work, as serve's --request-timeout
+	// does; 0 means a minute, not serve's 4 s: on a busy machine a test's
+	// burst of concurrent creates can queue on the one SQLite writer for
+	// longer than that, and the tests check outcomes, not latency.
+	RequestTimeout time.Duration
 	// AfterAdmissionCheck is passed to the store (see store.Options).
 	AfterAdmissionCheck func(accountID, locationID string, count, max int)
 }
@@ -182,11 +187,14 @@ func Start(t testing.TB, o Options) *Server {
 	if o.DefaultMax == 0 {
 		o.DefaultMax = quota.DefaultMaxCount
 	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = time.Minute
+	}
 	logs := &SyncBuffer{}
 	srv, err := app.New(context.Background(), app.Config{
 		DB: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now,
-		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
+		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RequestTimeout: o.RequestTimeout, RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
 	})
 	if err != nil {
 		t.Fatalf("assembling the server: %v", err)
