@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"imagequota/client"
@@ -340,16 +341,19 @@ type createAnswer struct {
 }
 
 // pairStep creates an image from the account's instance and deletes it.
+// Every create of the scenario, warm-up included, names its image anew: the
+// server answers a request it has seen (the same signed body in the same
+// second) with its first answer, and would then answer for an image deleted
+// already.
 func (b *bench) pairStep(creds []credential) step {
+	var seq atomic.Int64
 	return func(ctx context.Context, w *worker) {
 		c := &creds[pick(w, b.cfg.Concurrency, len(creds))]
 		body := make([]byte, 0, 96)
 		body = append(body, `{"instanceId":"`...)
 		body = append(body, c.instance...)
 		body = append(body, `","imageName":"bench-`...)
-		body = strconv.AppendInt(body, int64(w.id), 10)
-		body = append(body, '-')
-		body = strconv.AppendInt(body, int64(w.n), 10)
+		body = strconv.AppendInt(body, seq.Add(1), 10)
 		body = append(body, `"}`...)
 		ok, d1, key := w.call(ctx, "CreateImage", body, c, authSigned)
 		if !ok {
