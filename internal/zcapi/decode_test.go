@@ -122,3 +122,38 @@ func newQuota() any  { return new(vmapi.DescribeImageQuotaRequest) }
 func newImages() any { return new(vmapi.DescribeImagesRequest) }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkDecode measures the decode every request goes through, on the
+// bodies the clients send most (DescribeImageQuota's) and on a large one.
+func BenchmarkDecode(b *testing.B) {
+	zones := make([]string, 21)
+	for i := range zones {
+		zones[i] = `"zone-` + strings.Repeat("x", 6) + string(rune('a'+i)) + `"`
+	}
+	bodies := []struct {
+		name string
+		body string
+		into func() any
+	}{
+		{"empty", `{}`, newQuota},
+		{"quota/2 zones", `{"zoneIds":["FRA-A","HKG-A"]}`, newQuota},
+		{"quota/21 zones", `{"zoneIds":[` + strings.Join(zones, ",") + `]}`, newQuota},
+		{"images/paging", `{"pageSize":10,"pageNum":1,"zoneId":"HKG-A","imageType":"CUSTOM_IMAGE"}`, newImages},
+		{"create", `{"instanceId":"ins-0123456789","imageName":"web-1","imageDescription":"nightly build, ünïcödé","clientToken":"tok-42"}`,
+			func() any { return new(vmapi.CreateImageRequest) }},
+		{"100 KiB description", `{"instanceId":"ins-0123456789","imageName":"web-1","imageDescription":"` + strings.Repeat("é", 50<<10) + `"}`,
+			func() any { return new(vmapi.CreateImageRequest) }},
+	}
+	for _, bb := range bodies {
+		body := []byte(bb.body)
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := zcapi.Decode(body, bb.into()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
