@@ -18,8 +18,9 @@ type Validator interface {
 
 // Decode parses body, which must be exactly one JSON object, into v. Unknown
 // fields are ignored; a field of the wrong JSON type is INVALID_PARAMETER_TYPE
-// naming the field; anything that is not one JSON object is
-// INVALID_PARAMETER_VALUE. An empty body is {}.
+// naming the field; anything that is not one JSON object, text that is not
+// UTF-8 and a name given twice in one object are INVALID_PARAMETER_VALUE. An
+// empty body is {}.
 func Decode(body []byte, v any) error {
 	trimmed := bytes.Trim(body, jsonSpace)
 	if len(trimmed) == 0 {
@@ -34,6 +35,9 @@ func Decode(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return quota.Errorf(quota.CodeInvalidParameterValue, "The request body has data after the JSON object.")
+	}
+	if err := checkStrict(trimmed); err != nil {
+		return err
 	}
 	if val, ok := v.(Validator); ok {
 		return val.Validate()

@@ -2,6 +2,7 @@ package zcapi_test
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,6 +63,67 @@ func TestDecode(t *testing.T) {
 		{name: "truncated", body: `{"regionIds":`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
 		{name: "bare key", body: `{regionIds}`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
 		{name: "trailing comma", body: `{"regionIds":[],}`, into: newQuota, code: quota.CodeInvalidParameterValue, msg: []string{"not valid JSON"}},
+
+		// Text encoding/json would change: it replaces bytes that are not
+		// UTF-8, and \u escapes of half a surrogate pair, by U+FFFD.
+		{name: "UTF-8 accepted", body: `{"instanceId":"ins-1","imageDescription":"ünïcödé 中文 😀"}`, into: newCreate,
+			want: &vmapi.CreateImageRequest{InstanceID: ptr("ins-1"), ImageDescription: ptr("ünïcödé 中文 😀")}},
+		{name: "escaped surrogate pair accepted", body: `{"imageDescription":"\ud83d\ude00 \u00e9"}`, into: newCreate,
+			want: &vmapi.CreateImageRequest{ImageDescription: ptr("😀 é")}},
+		{name: "escaped backslash before u", body: `{"imageDescription":"\\ud800"}`, into: newCreate,
+			want: &vmapi.CreateImageRequest{ImageDescription: ptr(`\ud800`)}},
+		{name: "U+FFFD itself accepted", body: "{\"imageDescription\":\"\\uFFFD \xef\xbf\xbd\"}", into: newCreate,
+			want: &vmapi.CreateImageRequest{ImageDescription: ptr("\uFFFD \uFFFD")}},
+		{name: "invalid byte in imageDescription", body: "{\"instanceId\":\"ins-1\",\"imageDescription\":\"bad \xff byte\"}", into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageDescription", "UTF-8"}},
+		{name: "invalid byte in imageName", body: "{\"imageName\":\"web\xc3\"}", into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", "UTF-8"}},
+		{name: "overlong encoding", body: "{\"imageName\":\"\xc0\xaf\"}", into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", "UTF-8"}},
+		{name: "surrogate encoded in UTF-8", body: "{\"imageName\":\"\xed\xa0\x80\"}", into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", "UTF-8"}},
+		{name: "invalid byte in a list", body: "{\"zoneIds\":[\"FRA-A\",\"\xfe\"]}", into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"zoneIds", "UTF-8"}},
+		{name: "invalid byte in an ignored field", body: "{\"x\":{\"y\":[\"\xff\"]}}", into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"x", "UTF-8"}},
+		{name: "invalid byte in a parameter name", body: "{\"zone\xffIds\":[]}", into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"parameter name", "UTF-8"}},
+		{name: "lone high surrogate", body: `{"imageDescription":"a\ud800b"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageDescription", `\ud800`, "surrogate"}},
+		{name: "lone low surrogate", body: `{"imageName":"\uDC00"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", `\uDC00`}},
+		{name: "high surrogate before another escape", body: `{"imageName":"\ud800\u0041"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", `\ud800`}},
+		{name: "two high surrogates", body: `{"imageName":"\ud800\ud800\udc00"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", `\ud800`}},
+		{name: "surrogate at the end", body: `{"imageName":"x\ud800"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName"}},
+
+		// Names given twice: encoding/json keeps the last one.
+		{name: "parameter twice", body: `{"zoneIds":["a"],"zoneIds":["b"]}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"zoneIds", "more than once"}},
+		{name: "parameter twice, types differ", body: `{"imageName":"a","imageDescription":"d","imageName":"b"}`, into: newCreate,
+			code: quota.CodeInvalidParameterValue, msg: []string{"imageName", "more than once"}},
+		{name: "parameter twice in other case", body: `{"zoneIds":["a"],"ZoneIDS":["b"]}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{`"zoneIds"`, `"ZoneIDS"`, "ignoring case"}},
+		{name: "parameter twice, once escaped", body: `{"zoneIds":[],"zone\u0049ds":[]}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"zoneIds", "more than once"}},
+		{name: "unknown field twice", body: `{"x":1,"x":1}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"x", "more than once"}},
+		{name: "name twice in a nested object", body: `{"zoneIds":[],"x":[1,{"a":1,"b":{},"a":2}]}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{`"a"`, "x", "more than once"}},
+		{name: "nested names in other case", body: `{"x":{"a":1,"A":2}}`, into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "same name in sibling objects", body: `{"x":[{"a":1},{"a":2}],"y":{"a":{"a":{"x":0}}}}`, into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "same text as name and value", body: `{"zoneIds":["zoneIds"],"x":"zoneIds"}`, into: newQuota,
+			want: &vmapi.DescribeImageQuotaRequest{ZoneIDs: []string{"zoneIds"}}},
+		{name: "many names", body: manyNames(200, ""), into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
+		{name: "many names, one twice", body: manyNames(200, `"k150":1`), into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"k150", "more than once"}},
+		{name: "many names, one twice in other case", body: manyNames(200, `"K7":1`), into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{"K7", "more than once"}},
+		{name: "many nested names, one twice", body: `{"x":` + manyNames(200, `"k3":1`) + `}`, into: newQuota,
+			code: quota.CodeInvalidParameterValue, msg: []string{`"k3"`, "more than once"}},
+		{name: "many nested names in other case", body: `{"x":` + manyNames(200, `"K3":1`) + `}`, into: newQuota, want: &vmapi.DescribeImageQuotaRequest{}},
 		{name: "too deep", body: `{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, into: newQuota,
 			code: quota.CodeInvalidParameterValue, msg: []string{"JSON"}},
 	}
@@ -120,6 +182,19 @@ func TestDecodeCallsValidate(t *testing.T) {
 
 func newQuota() any  { return new(vmapi.DescribeImageQuotaRequest) }
 func newImages() any { return new(vmapi.DescribeImagesRequest) }
+func newCreate() any { return new(vmapi.CreateImageRequest) }
+
+// manyNames is an object of n names k0…k(n-1), then extra if it is not empty.
+func manyNames(n int, extra string) string {
+	parts := make([]string, 0, n+1)
+	for i := range n {
+		parts = append(parts, `"k`+strconv.Itoa(i)+`":0`)
+	}
+	if extra != "" {
+		parts = append(parts, extra)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
 
 func ptr[T any](v T) *T { return &v }
 

@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/signing"
@@ -40,6 +42,8 @@ func FuzzDecode(f *testing.F) {
 		`{"pageSize":10,"pageNum":1,"zoneId":"HKG-A"}`, `{"pageSize":"10"}`, `{"pageNum":1e400}`,
 		`{"instanceId":"ins-1","imageName":"web-1","imageDescription":null,"clientToken":"t"}`,
 		`{"imageIds":["img-1",null]}`, `{"imageId":{}}`, "\u00a0{}", `{"a":` + string(bytes.Repeat([]byte("["), 100)),
+		"{\"imageName\":\"\xff\"}", `{"imageName":"\ud800"}`, `{"imageName":"\ud83d\ude00"}`, `{"zoneIds":[],"ZONEIDS":[]}`,
+		`{"x":{"a":1,"a":2}}`, `{"x":[{"a":1},{"a":2}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -52,6 +56,12 @@ func FuzzDecode(f *testing.F) {
 				trimmed := bytes.Trim(body, " \t\r\n")
 				if len(trimmed) > 0 && (trimmed[0] != '{' || !json.Valid(trimmed)) {
 					t.Fatalf("Decode(%q) into %T accepted something that is not one JSON object", body, v)
+				}
+				if !utf8.Valid(body) {
+					t.Fatalf("Decode(%q) into %T accepted a body that is not UTF-8", body, v)
+				}
+				if problem := strictProblem(trimmed); problem != "" {
+					t.Fatalf("Decode(%q) into %T accepted a body with %s", body, v, problem)
 				}
 				continue
 			}
@@ -70,6 +80,58 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// strictProblem reads an object with encoding/json's tokens, independently of
+// Decode, and names what Decode must refuse in it: a name given twice in one
+// object (ignoring case at the top level), or text that decodes to U+FFFD
+// where the body has none.
+func strictProblem(body []byte) string {
+	hasFFFD := bytes.Contains(body, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`))
+	type frame struct {
+		object  bool
+		wantKey bool
+		names   []string
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var top *frame
+		isKey := false
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+			if top.object {
+				// Names and values alternate; a value that opens an object
+				// or array is complete at its close.
+				isKey = top.wantKey
+				top.wantKey = !top.wantKey
+			}
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			stack = append(stack, &frame{object: tok == '{', wantKey: true})
+		case string:
+			if strings.ContainsRune(tok, utf8.RuneError) && !hasFFFD {
+				return "text that decodes to U+FFFD"
+			}
+			if isKey {
+				for _, n := range top.names {
+					if n == tok || len(stack) == 1 && strings.EqualFold(n, tok) {
+						return "the name " + strconv.Quote(tok) + " twice"
+					}
+				}
+				top.names = append(top.names, tok)
+			}
+		}
+	}
 }
 
 // FuzzServe sends arbitrary bodies and headers to the real handler (real

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	"imagequota/client"
+	"imagequota/internal/quota"
+	"imagequota/internal/testkit"
+	"imagequota/vmapi"
+)
+
+// TestBodyTextIsNotChanged: a body whose text encoding/json would change on
+// the way in (bytes that are not UTF-8 or a lone surrogate escape, stored as
+// U+FFFD; a parameter given twice, of which the last would win) is refused
+// with 400 naming the parameter, and changes nothing.
+func TestBodyTextIsNotChanged(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testkit.Options{})
+	ctx := context.Background()
+	inst := e.srv.NewInstance(t, e.acct.ID, tokyo)
+	kept, err := e.acct.Client.CreateImage(ctx, &vmapi.CreateImageRequest{InstanceID: &inst.ID, ImageName: client.String("kept")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(fields string) string { return `{"instanceId":"` + inst.ID + `",` + fields + `}` }
+	img := `["` + kept.ImageID + `"]`
+	const badValue = quota.CodeInvalidParameterValue
+
+	tests := []struct {
+		name, action, body string
+		names              []string
+	}{
+		{"imageDescription not UTF-8", "CreateImage", create("\"imageName\":\"web-1\",\"imageDescription\":\"caf\xe9\""), []string{"imageDescription", "UTF-8"}},
+		{"imageName not UTF-8", "CreateImage", create("\"imageName\":\"web-\xff\""), []string{"imageName", "UTF-8"}},
+		{"imageName with a truncated sequence", "CreateImage", create("\"imageName\":\"web-\xe4\xb8\""), []string{"imageName", "UTF-8"}},
+		{"imageDescription with a lone surrogate", "CreateImage", create(`"imageName":"web-1","imageDescription":"\ud83d"`), []string{"imageDescription", `\ud83d`}},
+		{"clientToken not UTF-8", "CreateImage", create("\"imageName\":\"web-1\",\"clientToken\":\"t\xc0\""), []string{"clientToken", "UTF-8"}},
+		{"modify: imageDescription not UTF-8", "ModifyImagesAttributes", "{\"imageIds\":" + img + ",\"imageDescription\":\"\xfe\xff\"}", []string{"imageDescription", "UTF-8"}},
+		{"modify: imageName not UTF-8", "ModifyImagesAttributes", "{\"imageIds\":" + img + ",\"imageName\":\"n\x80\"}", []string{"imageName", "UTF-8"}},
+		{"quota: zone id not UTF-8", "DescribeImageQuota", "{\"zoneIds\":[\"" + tokyo + "\xff\"]}", []string{"zoneIds", "UTF-8"}},
+		{"a parameter name not UTF-8", "DescribeImageQuota", "{\"zone\xffIds\":[]}", []string{"parameter name", "UTF-8"}},
+
+		{"imageName twice", "CreateImage", create(`"imageName":"a","imageName":"b"`), []string{"imageName", "more than once"}},
+		{"imageName twice in other case", "CreateImage", create(`"imageName":"a","ImageName":"b"`), []string{"imageName", "ImageName"}},
+		{"instanceId twice", "CreateImage", `{"instanceId":"ins-none","imageName":"a","instanceId":"` + inst.ID + `"}`, []string{"instanceId", "more than once"}},
+		{"modify: imageIds twice", "ModifyImagesAttributes", `{"imageIds":["img-none"],"imageName":"x","imageIds":` + img + `}`, []string{"imageIds", "more than once"}},
+		{"delete: imageIds twice", "DeleteImages", `{"imageIds":["img-none"],"imageIds":` + img + `}`, []string{"imageIds", "more than once"}},
+		{"quota: zoneIds twice", "DescribeImageQuota", `{"zoneIds":["xx-nowhere-1a"],"zoneIds":["` + tokyo + `"]}`, []string{"zoneIds", "more than once"}},
+		{"a name twice in a nested object", "DescribeImageQuota", `{"zoneIds":[],"extra":{"a":1,"a":2}}`, []string{`"a"`, "extra", "more than once"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.send(t, e.call(tt.action, tt.body)).wantError(t, 400, badValue, tt.names...)
+		})
+	}
+
+	// Nothing was created, renamed, re-described or deleted.
+	if n, _ := quotaCount(t, e.acct.Client, tokyo); n != 1 {
+		t.Errorf("count %d in %s; want 1 (only the image made first)", n, tokyo)
+	}
+	imgs, err := e.acct.Client.DescribeImages(ctx, &vmapi.DescribeImagesRequest{ImageType: client.String(quota.ImageTypeCustom)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs.DataSet) != 1 || imgs.DataSet[0].ImageName != "kept" || imgs.DataSet[0].ImageDescription != nil {
+		t.Errorf("images after the refused requests: %+v; want only %s, named kept, without a description", imgs.DataSet, kept.ImageID)
+	}
+	recs, err := e.srv.DB.ListAudit(ctx, quota.AuditFilter{AccountID: e.acct.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Errorf("%d audit records; want 1 (the create of kept)", len(recs))
+	}
+
+	// Text that is UTF-8, escaped or not, is taken as sent.
+	desc := "café — 東京 \U0001F600"
+	out, err := e.acct.Client.CreateImage(ctx, &vmapi.CreateImageRequest{InstanceID: &inst.ID, ImageName: client.String("utf-8"), ImageDescription: &desc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.send(t, e.call("ModifyImagesAttributes", `{"imageIds":["`+out.ImageID+`"],"imageDescription":"caf\u00e9 \ud83d\ude00"}`))
+	r.wantOK(t)
+	got, err := e.acct.Client.DescribeImages(ctx, &vmapi.DescribeImagesRequest{ImageIDs: []string{out.ImageID}})
+	if err != nil || len(got.DataSet) != 1 || got.DataSet[0].ImageDescription == nil || *got.DataSet[0].ImageDescription != "café \U0001F600" {
+		t.Errorf("description after an escaped modify: %+v, %v; want %q", got, err, "café \U0001F600")
+	}
+}
