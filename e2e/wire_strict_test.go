@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	"imagequota/client"
 	"imagequota/internal/quota"
@@ -85,5 +91,62 @@ func TestBodyTextIsNotChanged(t *testing.T) {
 	got, err := e.acct.Client.DescribeImages(ctx, &vmapi.DescribeImagesRequest{ImageIDs: []string{out.ImageID}})
 	if err != nil || len(got.DataSet) != 1 || got.DataSet[0].ImageDescription == nil || *got.DataSet[0].ImageDescription != "café \U0001F600" {
 		t.Errorf("description after an escaped modify: %+v, %v; want %q", got, err, "café \U0001F600")
+	}
+}
+
+// TestEveryPathGetsTheEnvelope: a path the API does not serve, even one that
+// cleans to the API's path, and "OPTIONS *" get the documented JSON 404 with
+// a request id and a log line, never an empty redirect.
+func TestEveryPathGetsTheEnvelope(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testkit.Options{})
+	regions := e.call("DescribeRegions", "{}")
+	var ids []string
+	for _, path := range []string{"/api/v2/./vm", "/api/v2/vm/../vm", "/api/v2/vm/../x", "//api/v2/vm", "/api//v2/vm", "/api/v2/vm/", "/./", "/.."} {
+		for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+			t.Run(method+" "+path, func(t *testing.T) {
+				r := e.send(t, regions.with(func(r *request) { r.method, r.path = method, path }))
+				r.wantError(t, 404, quota.CodeResourceNotFound, path, "POST /api/v2/vm")
+				if loc := r.header.Get("Location"); loc != "" {
+					t.Errorf("Location %q; an API answer is never a redirect", loc)
+				}
+				ids = append(ids, r.requestID())
+			})
+		}
+	}
+
+	// "OPTIONS *" is not a path; net/http would answer it itself.
+	conn, err := net.Dial("tcp", e.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: %s\r\n\r\n", e.host)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := checkEnvelope(t, resp.StatusCode, resp.Header.Get("X-ZC-Request-Id"), body)
+	if resp.StatusCode != http.StatusNotFound || string(fields["code"]) != `"`+quota.CodeResourceNotFound+`"` {
+		t.Errorf("OPTIONS *: HTTP %d %s; want 404 %s", resp.StatusCode, body, quota.CodeResourceNotFound)
+	}
+	ids = append(ids, resp.Header.Get("X-ZC-Request-Id"))
+
+	logged := map[string]bool{}
+	for _, l := range logLines(t, e.srv.Logs()) {
+		if id, ok := l["request_id"].(string); ok && l["code"] == quota.CodeResourceNotFound {
+			logged[id] = true
+		}
+	}
+	for _, id := range ids {
+		if !logged[id] {
+			t.Errorf("no log line with code %s for request %s", quota.CodeResourceNotFound, id)
+		}
 	}
 }

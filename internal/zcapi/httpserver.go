@@ -40,6 +40,9 @@ func (s *Server) HTTPServer(t Timeouts) *http.Server {
 		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" would otherwise get net/http's empty 200; it gets the
+		// API's JSON 404 like any other path.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 }

@@ -152,19 +152,26 @@ func NewServer(cfg Config) *Server {
 }
 
 // Handler returns the HTTP handler: the API on POST / and POST on the
-// table's path, /healthz, /readyz and /metrics.
+// table's path, /healthz, /readyz and /metrics. The paths are matched
+// exactly, without http.ServeMux: it answers a path it would clean
+// (/api/v2/./vm, //api/v2/vm) with an empty redirect, and every request that
+// is not for the three probes must get the API's JSON answer, its request
+// id, its log line and its metric.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	// The API paths and every unknown path go through serveAPI, so that each
-	// gets a request id, a log line and a metric.
-	mux.HandleFunc("/", s.serveAPI)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"status":"ok"}`)
+		case "/readyz":
+			s.serveReady(w, r)
+		case "/metrics":
+			metrics.ServeHTTP(w, r)
+		default:
+			s.serveAPI(w, r)
+		}
 	})
-	mux.HandleFunc("/readyz", s.serveReady)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
-	return mux
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {

@@ -651,3 +651,62 @@ func TestServeQuotesShortly(t *testing.T) {
 		})
 	}
 }
+
+// TestServeEveryPath: every path but the three probes goes to the API, which
+// answers each path it does not serve with its JSON 404 (http.ServeMux would
+// redirect one it cleans, with an empty body), with a request id and a log
+// line.
+func TestServeEveryPath(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t, nil, testTable())
+	for _, path := range []string{
+		"/api/v9/./test", "/api/v9/test/../test", "/api/v9/test/..", "//api/v9/test", "/api//v9/test", "/api/v9/test/",
+		"/./", "/..", "//", "/healthz/", "/metrics/x", "/readyz/.", "/./healthz", "/%2e/", "/api/v9/test%2F",
+	} {
+		for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodOptions, "PATCH"} {
+			t.Run(method+" "+path, func(t *testing.T) {
+				t.Parallel()
+				req, err := http.NewRequest(method, e.url+path, strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-ZC-Action", "Echo")
+				resp, err := http.DefaultTransport.RoundTrip(req) // no redirects followed
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				data, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := &client.Response{HTTPStatus: resp.StatusCode, RequestID: resp.Header.Get("X-ZC-Request-Id"), Body: data}
+				body := envelope(t, r)
+				if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" {
+					t.Fatalf("HTTP %d (Location %q) %s; want 404", resp.StatusCode, resp.Header.Get("Location"), data)
+				}
+				var code, msg string
+				_ = json.Unmarshal(body["code"], &code)
+				_ = json.Unmarshal(body["message"], &msg)
+				if code != quota.CodeResourceNotFound || !strings.Contains(msg, "POST "+testPath) {
+					t.Errorf("%s %q; want %s naming POST %s", code, msg, quota.CodeResourceNotFound, testPath)
+				}
+				if line := logLine(t, e.logs.String(), r.RequestID); line["code"] != quota.CodeResourceNotFound {
+					t.Errorf("log line %v; want code %s", line, quota.CodeResourceNotFound)
+				}
+			})
+		}
+	}
+	// The probes are where they were.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get(e.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-ZC-Request-Id") != "" {
+			t.Errorf("GET %s: HTTP %d, request id %q; want 200 from the probe", path, resp.StatusCode, resp.Header.Get("X-ZC-Request-Id"))
+		}
+	}
+}
