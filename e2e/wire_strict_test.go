@@ -13,6 +13,7 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/testkit"
+	"imagequota/internal/zcapi"
 	"imagequota/vmapi"
 )
 
@@ -148,5 +149,56 @@ func TestEveryPathGetsTheEnvelope(t *testing.T) {
 		if !logged[id] {
 			t.Errorf("no log line with code %s for request %s", quota.CodeResourceNotFound, id)
 		}
+	}
+}
+
+// TestDeclaredBodyTooLarge: a request whose Content-Length is over 1 MiB is
+// answered 413 as soon as its headers are in, not after the read timeout
+// while the server waits for a body the client never sends.
+func TestDeclaredBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	const readTimeout = 15 * time.Second
+	e := setup(t, testkit.Options{Timeouts: zcapi.Timeouts{Read: readTimeout}})
+	for _, tt := range []struct {
+		name   string
+		length int64
+		expect bool
+	}{
+		{"one byte over", zcapi.MaxBodyBytes + 1, false},
+		{"a gigabyte", 1 << 30, false},
+		{"a gigabyte, 100-continue", 1 << 30, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", e.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			_ = conn.SetDeadline(start.Add(readTimeout + 10*time.Second))
+			expect := ""
+			if tt.expect {
+				expect = "Expect: 100-continue\r\n"
+			}
+			// The headers and the first bytes of the body; then nothing.
+			fmt.Fprintf(conn, "POST /api/v2/vm HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-ZC-Action: DescribeRegions\r\n%sContent-Length: %d\r\n\r\n{\"pad\":\"",
+				e.host, expect, tt.length)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer after %v: %v", time.Since(start), err)
+			}
+			elapsed := time.Since(start)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			fields := checkEnvelope(t, resp.StatusCode, resp.Header.Get("X-ZC-Request-Id"), body)
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || string(fields["code"]) != `"`+quota.CodeExceedLength+`"` {
+				t.Fatalf("HTTP %d %s; want 413 %s", resp.StatusCode, body, quota.CodeExceedLength)
+			}
+			// Generous: the point is that the read timeout (15 s) is not awaited.
+			if elapsed > 5*time.Second {
+				t.Errorf("the 413 came after %v; want it at once, long before the read timeout of %v", elapsed, readTimeout)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -255,6 +256,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(w, id, &o, quota.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed; use POST.")
+	}
+	// A body declared too large is refused before any of it is read: reading
+	// would wait for a client that may never send it.
+	if r.ContentLength > MaxBodyBytes {
+		return fail(w, id, &o, quota.CodeBodyTooLarge, "The request body is larger than 1 MiB (Content-Length "+strconv.FormatInt(r.ContentLength, 10)+").")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
