@@ -175,7 +175,7 @@ func TestProtocol(t *testing.T) {
 		bad("DescribeImage without version", e.call("DescribeImage", `{"imageId":"img-none"}`), 401, quota.CodeUnauthorizedOperation, "DescribeImage"),
 		ok("bearer token", bearer("DescribeImageQuota", "{}", token)),
 		ok("bearer token, lower-case scheme", bearer("DescribeImageQuota", "{}", token).set("Authorization", "bearer "+token)),
-		bad("expired bearer token", bearer("DescribeImageQuota", "{}", expired), 401, quota.CodeSignatureExpired, "token"),
+		bad("expired bearer token", bearer("DescribeImageQuota", "{}", expired), 401, quota.CodeSignatureFailure, "token"),
 		bad("unknown bearer token", bearer("DescribeImageQuota", "{}", "zqt_unknown"), 401, quota.CodeSignatureFailure, "credential"),
 		bad("empty bearer token", bearer("DescribeImageQuota", "{}", ""), 401, quota.CodeInvalidAuthorization, "token"),
 		bad("bearer token of a disabled account", bearer("DescribeImageQuota", "{}", offToken), 401, quota.CodeSignatureFailure, "disabled"),

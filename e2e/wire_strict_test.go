@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +201,100 @@ func TestDeclaredBodyTooLarge(t *testing.T) {
 				t.Errorf("the 413 came after %v; want it at once, long before the read timeout of %v", elapsed, readTimeout)
 			}
 		})
+	}
+}
+
+// TestCredentialRefusalsLookAlike: before a request is authenticated, its
+// answer does not say whether an access key or token exists, is disabled or
+// has expired, or whether its account is disabled: one code and one message
+// for all of these and for a signature that does not match. The log line of
+// the request says which it was. A timestamp outside the window is a fault
+// of the request and keeps its own code.
+func TestCredentialRefusalsLookAlike(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testkit.Options{})
+	ctx := context.Background()
+	db := e.srv.DB
+	expired, _, err := db.CreateToken(ctx, e.acct.ID, -time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offAccount := e.newAccount()
+	offToken, _, err := db.CreateToken(ctx, offAccount.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetAccountDisabled(ctx, offAccount.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	offKey := e.newAccount()
+	if err := db.SetAccessKeyDisabled(ctx, offKey.Key.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(tok string) request {
+		r := e.call("DescribeImageQuota", "{}")
+		r.header.Del("X-ZC-Timestamp")
+		r.header.Set("Authorization", "Bearer "+tok)
+		return r
+	}
+	regions := e.call("DescribeRegions", "{}")
+	unknownKey := quota.AccessKey{ID: "AK" + strings.Repeat("7", 22), Secret: e.acct.Key.Secret}
+	cases := []struct {
+		name   string
+		req    request
+		detail string // what the log line says
+	}{
+		{"unknown access key", regions.signed(unknownKey, e.host, e.now), "unknown access key"},
+		{"disabled access key", regions.signed(offKey.Key, e.host, e.now), "is disabled"},
+		{"access key of a disabled account", regions.signed(offAccount.Key, e.host, e.now), "account " + offAccount.ID},
+		{"wrong secret", regions.signed(quota.AccessKey{ID: e.acct.Key.ID, Secret: "not-the-secret"}, e.host, e.now), "signature does not match"},
+		{"signature over another body", regions.with(func(r *request) { r.body = []byte(`{"regionIds":[]}`) }), "signature does not match"},
+		{"unknown token", bearer("zqt_" + strings.Repeat("0", 40)), "unknown token:"},
+		{"expired token", bearer(expired), "expired"},
+		{"token of a disabled account", bearer(offToken), "account " + offAccount.ID},
+	}
+	var message string
+	replies := map[string]reply{}
+	for _, c := range cases {
+		r := e.send(t, c.req)
+		r.wantError(t, 401, quota.CodeSignatureFailure)
+		if message == "" {
+			message = r.message()
+		}
+		if r.message() != message {
+			t.Errorf("%s: message %q; want the same as for every refused credential, %q", c.name, r.message(), message)
+		}
+		replies[c.name] = r
+	}
+	for _, leak := range []string{offKey.Key.ID, offAccount.Key.ID, offAccount.ID, unknownKey.ID, "exist", "expired at"} {
+		if strings.Contains(message, leak) {
+			t.Errorf("message %q reveals %q", message, leak)
+		}
+	}
+
+	// A timestamp outside the window says so, whatever the key.
+	for _, key := range []quota.AccessKey{e.acct.Key, unknownKey, offKey.Key} {
+		r := e.send(t, regions.signed(key, e.host, e.now.Add(-301*time.Second)))
+		r.wantError(t, 401, quota.CodeSignatureExpired, "X-ZC-Timestamp")
+	}
+
+	lines := map[string]map[string]any{}
+	for _, l := range logLines(t, e.srv.Logs()) {
+		if id, ok := l["request_id"].(string); ok {
+			lines[id] = l
+		}
+	}
+	secrets := []string{e.acct.Key.Secret, offKey.Key.Secret, offAccount.Key.Secret, expired, offToken}
+	for _, c := range cases {
+		l := lines[replies[c.name].requestID()]
+		detail, _ := l["detail"].(string)
+		if !strings.Contains(detail, c.detail) {
+			t.Errorf("%s: log line %v; want a detail that says %q", c.name, l, c.detail)
+		}
+		for _, s := range secrets {
+			if strings.Contains(detail, s) {
+				t.Errorf("%s: the log's detail %q holds a secret", c.name, detail)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,8 +33,50 @@ func (a cachedAuth) TokenCredential(ctx context.Context, token string) (quota.Cr
 	return a.c.CachedTokenCredential(ctx, token)
 }
 
-// authenticate checks the Authorization header and fills c.AccountID and c.Actor.
+// refusedMessage is the one answer to a credential that does not let a
+// request in, whatever the reason: an unknown, disabled or expired key or
+// token, a disabled account, or a signature that does not match. A caller
+// without a valid credential learns nothing about which keys or tokens exist
+// or what state they are in; the reason goes to the request's log line.
+const refusedMessage = "The credential was refused: the access key or token is unknown, disabled or expired, its account is disabled, " +
+	"or the signature does not match the request (sign the body, Content-Type and Host as sent)."
+
+var errRefused = quota.Errorf(quota.CodeSignatureFailure, refusedMessage)
+
+// refusal is a refused credential: the client sees errRefused, the log the
+// detail.
+type refusal struct{ detail string }
+
+func (r *refusal) Error() string { return "credential refused: " + r.detail }
+func (r *refusal) Unwrap() error { return errRefused }
+
+func refuse(format string, args ...any) error {
+	return &refusal{detail: fmt.Sprintf(format, args...)}
+}
+
+// lookupRefusal turns a failed credential lookup into a refusal when the
+// store says the credential is not usable; anything else (the store is down,
+// the request ran out of time) stays the error it is.
+func lookupRefusal(err error, what string) error {
+	e, ok := quota.AsError(err)
+	if !ok {
+		return err
+	}
+	if status, _ := Status(e.Code); status >= 500 {
+		return err
+	}
+	if e.Code == quota.CodeSignatureFailure {
+		return refuse("unknown %s", what)
+	}
+	return refuse("%s: %s", what, e.Error())
+}
+
+// authenticate checks the Authorization header and fills c.AccountID and
+// c.Actor. What is wrong with the request itself (no header, a malformed
+// one, a timestamp outside the window) is said plainly; everything about the
+// credential is the one refusal.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte, c *Call) error {
+	now := s.cfg.Now()
 	h := r.Header.Get("Authorization")
 	switch {
 	case h == "":
@@ -43,21 +86,22 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		if token == "" || len(token) > 512 {
 			return quota.Errorf(quota.CodeInvalidAuthorization, "The bearer token is malformed.")
 		}
+		sum := sha256.Sum256([]byte(token))
+		actor := "token:" + hex.EncodeToString(sum[:4])
 		cred, err := s.cfg.Auth.TokenCredential(ctx, token)
 		if err != nil {
-			return err
+			return lookupRefusal(err, actor)
 		}
 		if cred.AccountDisabled {
-			return quota.Errorf(quota.CodeSignatureFailure, "The account of this token is disabled.")
+			return refuse("account %s of %s is disabled", cred.AccountID, actor)
 		}
-		if !s.cfg.Now().Before(cred.ExpiresAt) {
-			return quota.Errorf(quota.CodeSignatureExpired, "The bearer token has expired.")
+		if !now.Before(cred.ExpiresAt) {
+			return refuse("%s expired at %s", actor, cred.ExpiresAt.UTC().Format(time.RFC3339))
 		}
-		sum := sha256.Sum256([]byte(token))
-		c.AccountID, c.Actor = cred.AccountID, "token:"+hex.EncodeToString(sum[:4])
+		c.AccountID, c.Actor = cred.AccountID, actor
 		// A token carries no signature; with a timestamp, the token, the
 		// timestamp and the body together recognise a request seen again.
-		if ts := r.Header.Get("X-ZC-Timestamp"); signing.CheckTimestamp(ts, s.cfg.Now()) == nil {
+		if ts := r.Header.Get("X-ZC-Timestamp"); signing.CheckTimestamp(ts, now) == nil {
 			c.replayKey, c.replayExpires = replayKey("bearer", token, ts, string(body)), replayExpiry(ts)
 		}
 		return nil
@@ -67,15 +111,19 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header is malformed: %s.", quota.Truncate(err.Error(), 128))
 		}
 		ts := r.Header.Get("X-ZC-Timestamp")
-		if err := signing.CheckTimestamp(ts, s.cfg.Now()); err != nil {
-			return quota.Errorf(quota.CodeSignatureExpired, "X-ZC-Timestamp %s is missing or more than 300 seconds from the server's time.", quoteHeader(ts))
+		if err := signing.CheckTimestamp(ts, now); err != nil {
+			return errTimestamp(ts)
 		}
+		key := "access key " + quoteHeader(a.AccessKeyID)
 		cred, err := s.cfg.Auth.AccessKeyCredential(ctx, a.AccessKeyID)
 		if err != nil {
-			return err
+			return lookupRefusal(err, key)
 		}
-		if cred.Disabled || cred.AccountDisabled {
-			return quota.Errorf(quota.CodeSignatureFailure, "The access key or its account is disabled.")
+		if cred.Disabled {
+			return refuse("%s is disabled", key)
+		}
+		if cred.AccountDisabled {
+			return refuse("account %s of %s is disabled", cred.AccountID, key)
 		}
 		header := func(name string) string {
 			if name == "host" {
@@ -83,11 +131,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			}
 			return r.Header.Get(name)
 		}
-		if err := signing.Verify(a, cred.Secret, ts, s.cfg.Now(), header, body); err != nil {
+		if err := signing.Verify(a, cred.Secret, ts, now, header, body); err != nil {
 			if errors.Is(err, signing.ErrExpired) {
-				return quota.Errorf(quota.CodeSignatureExpired, "The request signature has expired.")
+				// Not reached: the timestamp was checked above at the same time.
+				return errTimestamp(ts)
 			}
-			return quota.Errorf(quota.CodeSignatureFailure, "The request signature does not match. Sign the body as sent, with the Content-Type and Host as sent.")
+			return refuse("the signature does not match for %s (%v)", key, err)
 		}
 		c.AccountID, c.Actor = cred.AccountID, a.AccessKeyID
 		// The signature covers the body, the timestamp and the host: seen
@@ -96,6 +145,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		return nil
 	}
 	return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header must be %q or \"Bearer <token>\".", signing.Algorithm+" Credential=…, SignedHeaders=…, Signature=…")
+}
+
+// errTimestamp refuses a request whose timestamp is missing or outside the
+// window: a fault of the request, not of its credential.
+func errTimestamp(ts string) error {
+	return quota.Errorf(quota.CodeSignatureExpired, "X-ZC-Timestamp %s is missing or more than 300 seconds from the server's time.", quoteHeader(ts))
 }
 
 func hasPrefixFold(s, prefix string) bool {

@@ -198,6 +198,8 @@ type outcome struct {
 	code    string
 	status  int
 	err     error
+	// detail is why a credential was refused, for the log only.
+	detail string
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +229,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if c := r.Header.Get("X-ZC-Request-Client"); c != "" {
 		attrs = append(attrs, slog.String("client", quota.Truncate(c, 128)))
+	}
+	if o.detail != "" {
+		attrs = append(attrs, slog.String("detail", o.detail))
 	}
 	level := slog.LevelInfo
 	if o.err != nil {
@@ -286,6 +291,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	defer cancel()
 	call := &Call{RequestID: id, Version: version}
 	if err := s.authenticate(ctx, r, body, call); err != nil {
+		var rf *refusal
+		if errors.As(err, &rf) {
+			o.detail = rf.detail
+		}
 		return s.failErr(w, id, &o, err)
 	}
 	o.account, o.actor = call.AccountID, call.Actor
