@@ -472,8 +472,12 @@ func runBadInput(t *testing.T, e *env) {
 	} {
 		bad("ModifyImagesAttributes", p.param+" "+p.name, mod.with(p.param, p.raw), 400, p.code, p.param)
 	}
-	bad("ModifyImagesAttributes", "nothing to change", mod.with("imageName", badAbsent).with("imageDescription", badAbsent), 400, missing, "imageName", "imageDescription")
-	bad("ModifyImagesAttributes", "both changes null", mod.with("imageName", "null").with("imageDescription", "null"), 400, missing, "imageName", "imageDescription")
+	// Neither attribute, as the Terraform provider sends when a description
+	// is removed: a change of nothing, which writes nothing.
+	nothing := mod.with("imageName", badAbsent).with("imageDescription", badAbsent)
+	ok("ModifyImagesAttributes", "nothing to change", nothing, nil)
+	ok("ModifyImagesAttributes", "both changes null", mod.with("imageName", "null").with("imageDescription", "null"), nil)
+	bad("ModifyImagesAttributes", "nothing to change of an unknown image", nothing.with("imageIds", jids(imgs[0], missingImg)), 404, quota.CodeImageNotFound, "imageId", missingImg)
 
 	// What is wrong with the whole request, on every action.
 	pad := strings.Repeat(" ", zcapi.MaxBodyBytes)

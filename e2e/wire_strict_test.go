@@ -298,3 +298,63 @@ func TestCredentialRefusalsLookAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestModifyNothing: the Terraform provider's image resource sends
+// ModifyImagesAttributes with imageIds alone when a user removes the
+// description. It succeeds and writes nothing (the image as it was, no audit
+// record); an image the account does not have is still 404.
+func TestModifyNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, testkit.Options{})
+	ctx := context.Background()
+	inst := e.srv.NewInstance(t, e.acct.ID, tokyo)
+	out, err := e.acct.Client.CreateImage(ctx, &vmapi.CreateImageRequest{
+		InstanceID: &inst.ID, ImageName: client.String("web"), ImageDescription: client.String("described"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := e.newAccount()
+	otherInst := e.srv.NewInstance(t, other.ID, tokyo)
+	theirs, err := other.Client.CreateImage(ctx, &vmapi.CreateImageRequest{InstanceID: &otherInst.ID, ImageName: client.String("theirs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := func() int {
+		t.Helper()
+		recs, err := e.srv.DB.ListAudit(ctx, quota.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	before := audit()
+
+	// As the provider sends it, and with both attributes null.
+	for _, body := range []string{`{"imageIds":["` + out.ImageID + `"]}`, `{"imageIds":["` + out.ImageID + `"],"imageName":null,"imageDescription":null}`} {
+		e.send(t, e.call("ModifyImagesAttributes", body)).wantOK(t)
+	}
+	if err := e.acct.Client.ModifyImagesAttributes(ctx, &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{out.ImageID}}); err != nil {
+		t.Fatalf("ModifyImagesAttributes through the client: %v", err)
+	}
+	got, err := e.acct.Client.DescribeImages(ctx, &vmapi.DescribeImagesRequest{ImageIDs: []string{out.ImageID}})
+	if err != nil || len(got.DataSet) != 1 {
+		t.Fatalf("DescribeImages: %+v, %v", got, err)
+	}
+	if im := got.DataSet[0]; im.ImageName != "web" || im.ImageDescription == nil || *im.ImageDescription != "described" {
+		t.Errorf("after a modify of nothing: %+v; want web, described", im)
+	}
+
+	// Unknown, and another account's: the same answer as a change of them.
+	for _, id := range []string{"img-0000000000000000", theirs.ImageID} {
+		noop := e.send(t, e.call("ModifyImagesAttributes", `{"imageIds":["`+out.ImageID+`","`+id+`"]}`))
+		noop.wantError(t, 404, quota.CodeImageNotFound, id)
+		change := e.send(t, e.call("ModifyImagesAttributes", `{"imageIds":["`+out.ImageID+`","`+id+`"],"imageName":"x"}`))
+		if noop.message() != change.message() {
+			t.Errorf("%s: a modify of nothing answers %q; a change answers %q", id, noop.message(), change.message())
+		}
+	}
+	if n := audit(); n != before {
+		t.Errorf("%d audit records were added; want none", n-before)
+	}
+}

@@ -552,7 +552,19 @@ func TestModifyAndDeleteImages(t *testing.T) {
 		{name: "modify another account's image", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"x"}, ImageName: ptr("mine")},
 			code: quota.CodeImageNotFound, names: []string{"x"}}},
 			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
-		{name: "modify nothing", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"a"}}, code: quota.CodeMissingParameter, names: []string{"imageName", "imageDescription"}}},
+		{name: "modify nothing", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"a", "c"}}}},
+			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
+		{name: "modify nothing of an unknown image", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"a", "img-nowhere"}},
+			code: quota.CodeImageNotFound, names: []string{"img-nowhere"}}},
+			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
+		{name: "modify nothing of another account's image", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"x"}},
+			code: quota.CodeImageNotFound, names: []string{"x"}}},
+			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
+		{name: "modify nothing of a deleted image", steps: []step{
+			{delete: &vmapi.DeleteImagesRequest{ImageIDs: []string{"a"}}},
+			{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"a"}}, code: quota.CodeImageNotFound, names: []string{"a"}},
+		}, want: want{names: map[string]string{"b": "b", "c": "c"}}},
+		{name: "modify nothing without ids", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{}, code: quota.CodeMissingParameter, names: []string{"imageIds"}}},
 			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
 		{name: "modify with a bad name", steps: []step{{modify: &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{"a"}, ImageName: ptr("no spaces")}, code: quota.CodePatternError}},
 			want: want{names: map[string]string{"a": "a", "b": "b", "c": "c"}}},
@@ -651,6 +663,59 @@ func TestModifyAndDeleteImages(t *testing.T) {
 				t.Errorf("FRA-A counts %d images; want %d", count, len(tt.want.names))
 			}
 		})
+	}
+}
+
+// TestModifyNothing: ModifyImagesAttributes with neither imageName nor
+// imageDescription, as the Terraform provider sends it when a description is
+// removed, succeeds and writes nothing: the image keeps its attributes and
+// the audit trail gets no record. The message for an image the account does
+// not have is the one a change of it gets.
+func TestModifyNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := t.Context()
+	id := e.create(t, e.acct, fra, "web", false)
+	others := e.create(t, e.other, fra, "theirs", false)
+	if _, err := e.svc.ModifyImagesAttributes(ctx, call(e.acct), &vmapi.ModifyImagesAttributesRequest{
+		ImageIDs: []string{id}, ImageDescription: ptr("kept"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	audit := func() int {
+		t.Helper()
+		recs, err := e.db.ListAudit(ctx, quota.AuditFilter{AccountID: e.acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	before := audit()
+
+	if _, err := e.svc.ModifyImagesAttributes(ctx, call(e.acct), &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{id}}); err != nil {
+		t.Fatalf("ModifyImagesAttributes without attributes: %v", err)
+	}
+	imgs, err := e.db.ListImages(ctx, e.acct, []string{id}, "")
+	if err != nil || len(imgs) != 1 {
+		t.Fatalf("ListImages: %v, %v", imgs, err)
+	}
+	if imgs[0].Name != "web" || imgs[0].Description == nil || *imgs[0].Description != "kept" {
+		t.Errorf("image after a modify of nothing: name %q, description %v; want web, kept", imgs[0].Name, imgs[0].Description)
+	}
+	if got := audit(); got != before {
+		t.Errorf("a modify of nothing added %d audit records", got-before)
+	}
+
+	for _, missing := range []string{"img-nowhere", others} {
+		_, noop := e.svc.ModifyImagesAttributes(ctx, call(e.acct), &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{id, missing}})
+		_, change := e.svc.ModifyImagesAttributes(ctx, call(e.acct), &vmapi.ModifyImagesAttributesRequest{ImageIDs: []string{id, missing}, ImageName: ptr("x")})
+		checkErr(t, noop, quota.CodeImageNotFound, missing)
+		if noop == nil || change == nil || noop.Error() != change.Error() {
+			t.Errorf("%s: a modify of nothing answers %v; a change answers %v", missing, noop, change)
+		}
+	}
+	if got := audit(); got != before {
+		t.Errorf("refused modifies added %d audit records", got-before)
 	}
 }
 

@@ -189,9 +189,6 @@ func validateModifyImagesAttributes(in *vmapi.ModifyImagesAttributesRequest) err
 	if err := requiredIDs("imageIds", in.ImageIDs); err != nil {
 		return err
 	}
-	if in.ImageName == nil && in.ImageDescription == nil {
-		return quota.Errorf(quota.CodeMissingParameter, "imageName or imageDescription is required.")
-	}
 	if in.ImageName != nil {
 		if err := quota.CheckImageName("imageName", *in.ImageName); err != nil {
 			return err
