@@ -160,9 +160,20 @@ func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *eng
 
 // lock takes a transaction-scoped advisory lock on key: transactions on any
 // connection of any replica that lock the same key run one after the other.
+//
+// With a deadline, the wait is also bounded by the database itself
+// (lock_timeout for the rest of the transaction, in the same statement): a
+// replica frozen while it waits cannot cancel its own wait, and would
+// otherwise take the lock much later and hold it, idle, in its turn.
 func lock(ctx context.Context, c engine.Conn, key string) error {
 	h := fnv.New64a()
 	h.Write([]byte(key))
+	if d, ok := ctx.Deadline(); ok {
+		ms := max(time.Until(d).Milliseconds(), 1)
+		_, err := c.ExecContext(ctx, `SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock($1)`,
+			int64(h.Sum64()), strconv.FormatInt(ms, 10)+"ms")
+		return err
+	}
 	_, err := c.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
 	return err
 }
