@@ -236,17 +236,11 @@ func (s *Service) DescribeImage(ctx context.Context, c *zcapi.Call, in *vmapi.De
 
 // ModifyImagesAttributes renames and/or re-describes images, all or none.
 // Both attributes are optional: without either (the Terraform provider's
-// request when a description is removed) it changes nothing and writes
-// nothing, but still refuses an image the account does not have.
+// request when a description is removed) the store changes nothing and
+// audits nothing, but still refuses an image the account does not have.
 func (s *Service) ModifyImagesAttributes(ctx context.Context, c *zcapi.Call, in *vmapi.ModifyImagesAttributesRequest) (*vmapi.Empty, error) {
 	if err := validateModifyImagesAttributes(in); err != nil {
 		return nil, err
-	}
-	if in.ImageName == nil && in.ImageDescription == nil {
-		if err := s.imagesExist(ctx, c.AccountID, in.ImageIDs); err != nil {
-			return nil, err
-		}
-		return &vmapi.Empty{}, nil
 	}
 	err := s.Store.ModifyImages(ctx, quota.ModifyImagesInput{
 		AccountID: c.AccountID, IDs: in.ImageIDs, Name: in.ImageName, Description: in.ImageDescription, Actor: c.AuditActor(),
@@ -255,25 +249,6 @@ func (s *Service) ModifyImagesAttributes(ctx context.Context, c *zcapi.Call, in 
 		return nil, err
 	}
 	return &vmapi.Empty{}, nil
-}
-
-// imagesExist refuses the first of ids that is not one of the account's
-// custom images, as a change of them would.
-func (s *Service) imagesExist(ctx context.Context, accountID string, ids []string) error {
-	imgs, err := s.Store.ListImages(ctx, accountID, ids, "")
-	if err != nil {
-		return err
-	}
-	have := make(map[string]bool, len(imgs))
-	for _, im := range imgs {
-		have[im.ID] = true
-	}
-	for _, id := range ids {
-		if !have[id] {
-			return quota.Errorf(quota.CodeImageNotFound, "imageId %q does not exist.", id)
-		}
-	}
-	return nil
 }
 
 // DeleteImages deletes images, all or none.

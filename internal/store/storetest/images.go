@@ -280,6 +280,10 @@ func testModifyImages(t *testing.T, open func(t *testing.T) *store.DB) {
 			map[string]string{i1.ID: `renamed "described"`, i2.ID: `two ""`}},
 		{"another account's image changes nothing", quota.ModifyImagesInput{IDs: []string{i2.ID, theirs.ID}, Name: ptr("never")}, quota.CodeImageNotFound,
 			map[string]string{i1.ID: `renamed "described"`, i2.ID: `two ""`}},
+		{"no attributes is a change of nothing", quota.ModifyImagesInput{IDs: []string{i1.ID, i2.ID}}, "",
+			map[string]string{i1.ID: `renamed "described"`, i2.ID: `two ""`}},
+		{"no attributes still refuses an unknown id", quota.ModifyImagesInput{IDs: []string{i1.ID, "img-missing"}}, quota.CodeImageNotFound,
+			map[string]string{i1.ID: `renamed "described"`, i2.ID: `two ""`}},
 	}
 	for _, s := range steps {
 		s.in.AccountID, s.in.Actor = e.acct.ID, actor
@@ -304,7 +308,7 @@ func testModifyImages(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 	}
 	if len(mods) != 4 {
-		t.Fatalf("%d ModifyImagesAttributes audit records, want 4 (one per image changed): %+v", len(mods), mods)
+		t.Fatalf("%d ModifyImagesAttributes audit records, want 4 (one per image changed; none for a change of nothing): %+v", len(mods), mods)
 	}
 	r := mods[2]
 	if r.Target != i1.ID || r.Actor != "AKMOD" || r.RequestID != "req-mod" ||

@@ -46,6 +46,19 @@ func testReplayedWriteDoneOnce(t *testing.T, open func(t *testing.T) *store.DB) 
 		t.Fatalf("%d images after the delete", n)
 	}
 
+	// A modify without attributes changes nothing, but its request is
+	// recorded all the same: its key cannot be spent on another action.
+	kept := mustCreate(t, e.db, input(e.inst, "kept", 10))
+	noop := quota.ModifyImagesInput{AccountID: e.acct.ID, IDs: []string{kept.ID}, Actor: replayActor("k-noop", "ModifyImagesAttributes", later)}
+	if err := e.db.ModifyImages(ctx, noop); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "a no-op modify's key used to delete", e.db.DeleteImages(ctx, quota.DeleteImagesInput{AccountID: e.acct.ID,
+		IDs: []string{kept.ID}, Now: time.Now(), Actor: replayActor("k-noop", "DeleteImages", later)}), quota.CodeSignatureReused)
+	if err := e.db.DeleteImages(ctx, quota.DeleteImagesInput{AccountID: e.acct.ID, IDs: []string{kept.ID}, Now: time.Now(), Actor: quota.AdminActor}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The delete's key under another action.
 	mod := quota.ModifyImagesInput{AccountID: e.acct.ID, IDs: []string{first.ID}, Name: ptr("x"),
 		Actor: replayActor("k-delete", "ModifyImagesAttributes", later)}
