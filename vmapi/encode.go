@@ -1,7 +1,7 @@
 package vmapi
 
 import (
-	"encoding/json"
+	"imagequota/internal/jsonquote"
 	"slices"
 	"strconv"
 )
@@ -20,9 +20,9 @@ func (r *DescribeImageQuotaResponse) AppendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"zoneId":`...)
-			b = appendJSONString(b, q.ZoneID)
+			b = jsonquote.Append(b, q.ZoneID)
 			b = append(b, `,"regionId":`...)
-			b = appendJSONString(b, q.RegionID)
+			b = jsonquote.Append(b, q.RegionID)
 			b = append(b, `,"count":`...)
 			b = strconv.AppendInt(b, int64(q.Count), 10)
 			b = append(b, `,"maxCount":`...)
@@ -41,30 +41,14 @@ func (r *DescribeImageQuotaResponse) AppendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"regionId":`...)
-			b = appendJSONString(b, q.RegionID)
+			b = jsonquote.Append(b, q.RegionID)
 			b = append(b, `,"count":`...)
-			b = appendJSONString(b, q.Count)
+			b = jsonquote.Append(b, q.Count)
 			b = append(b, `,"maxCount":`...)
-			b = appendJSONString(b, q.MaxCount)
+			b = jsonquote.Append(b, q.MaxCount)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s quoted as encoding/json quotes it: as is when
-// it holds only printable ASCII that needs no escape, through encoding/json
-// otherwise.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

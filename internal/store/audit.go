@@ -82,18 +82,3 @@ func (db *DB) ListAudit(ctx context.Context, f quota.AuditFilter) ([]quota.Audit
 	}
 	return out, wrap("list audit", db.e.Interpret(rows.Err()))
 }
-
-// appendJSONString appends s quoted as encoding/json quotes it: as is when
-// it holds only printable ASCII that needs no escape, through encoding/json
-// otherwise.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}

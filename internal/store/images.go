@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"imagequota/internal/jsonquote"
 	"imagequota/internal/quota"
 	"imagequota/internal/store/engine"
 )
@@ -180,16 +181,16 @@ func imageAuditJSON(im quota.Image) auditJSON {
 	if im.Description == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, *im.Description)
+		b = jsonquote.Append(b, *im.Description)
 	}
 	b = append(b, `,"imageId":`...)
-	b = appendJSONString(b, im.ID)
+	b = jsonquote.Append(b, im.ID)
 	b = append(b, `,"imageName":`...)
-	b = appendJSONString(b, im.Name)
+	b = jsonquote.Append(b, im.Name)
 	b = append(b, `,"instanceId":`...)
-	b = appendJSONString(b, im.InstanceID)
+	b = jsonquote.Append(b, im.InstanceID)
 	b = append(b, `,"location":`...)
-	b = appendJSONString(b, im.LocationID)
+	b = jsonquote.Append(b, im.LocationID)
 	return append(b, '}')
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"imagequota/internal/jsonquote"
 	"net/http"
 	"reflect"
 	"slices"
@@ -49,7 +50,7 @@ type JSONAppender interface {
 // array. A nil out gives "response": null.
 func appendSuccess(dst []byte, id string, out any) ([]byte, error) {
 	var idBuf [80]byte
-	idJSON := appendJSONString(idBuf[:0], id)
+	idJSON := jsonquote.Append(idBuf[:0], id)
 	b := slices.Grow(dst[:0], 64+2*len(idJSON))
 	b = append(b, `{"requestId":`...)
 	b = append(b, idJSON...)
@@ -79,22 +80,6 @@ func appendSuccess(dst []byte, id string, out any) ([]byte, error) {
 	}
 	b[obj] = ','
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s quoted as encoding/json quotes it: as is when
-// it holds only printable ASCII that needs no escape, through encoding/json
-// otherwise.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 func isNil(v any) bool {
