@@ -32,10 +32,13 @@ const maxListedInQuotaError = 10
 // resolved limit while holding the account's lock (Tx.Lock), so concurrent
 // creates — on other connections or other replicas — are serialised.
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
-	// created is recorded for a replay of the request (replays.go).
+	// created is what a replay of the request answers (replays.go): the
+	// image's id and name, as a clientToken's replay does.
 	type created struct {
-		Img      quota.Image
-		Replayed bool
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Replayed bool   `json:"replayed,omitempty"`
+		img      quota.Image
 	}
 	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		if in.ClientToken != "" {
@@ -52,7 +55,7 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 					return created{}, quota.Errorf(quota.CodeInvalidParameterValue,
 						"clientToken %q was already used with different parameters.", in.ClientToken)
 				}
-				return created{Img: img, Replayed: true}, nil
+				return created{ID: img.ID, Name: img.Name, Replayed: true, img: img}, nil
 			case !errors.Is(err, sql.ErrNoRows):
 				return created{}, err
 			}
@@ -108,12 +111,15 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				return created{}, err
 			}
 		}
-		return created{Img: img}, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
+		return created{ID: img.ID, Name: img.Name, img: img}, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
 	})
 	if err != nil {
 		return quota.Image{}, false, wrap("create image", err)
 	}
-	return res.Img, res.Replayed || replayed, nil
+	if replayed {
+		return quota.Image{ID: res.ID, Name: res.Name}, true, nil
+	}
+	return res.img, res.Replayed, nil
 }
 
 // admissionSQL reads, in one row, an instance of an account, the count of

@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/store/engine"
@@ -16,12 +20,13 @@ import (
 // before then gets that recorded result (replayed true) and fn does not run,
 // on any replica. The same key under another action is refused. Without a
 // key (r.Key empty) fn simply runs. T is recorded as JSON, so its fields must
-// be exported.
+// be exported; keep it small, it is written with every write.
 func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
 	if r.Key == "" {
 		res, err = write(ctx, db, fn)
 		return res, false, err
 	}
+	key := replayKey(r)
 	type outcome struct {
 		res      T
 		replayed bool
@@ -33,10 +38,9 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 			return outcome{}, err
 		}
 		var action, stored string
-		err := tx.QueryRow(ctx, db.q(`SELECT action, result FROM request_replays WHERE key = ? AND expires_at >= ?`),
-			r.Key, micros(db.now())).Scan(&action, &stored)
+		err := tx.QueryRow(ctx, db.q(`SELECT action, result FROM request_replays WHERE key = ?`), key).Scan(&action, &stored)
 		switch {
-		case err == nil:
+		case err == nil && !replayExpired(key, db.now()):
 			if action != r.Action {
 				return outcome{}, quota.Errorf(quota.CodeSignatureReused,
 					"This request's signature was already used for %s; it cannot be used for %s. Sign every request afresh.", action, r.Action)
@@ -47,7 +51,7 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 			}
 			o.replayed = true
 			return o, nil
-		case !errors.Is(err, sql.ErrNoRows):
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return outcome{}, err
 		}
 		res, err := fn(ctx, tx)
@@ -58,17 +62,21 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		if err != nil {
 			return outcome{}, err
 		}
-		// An expired record of the same key (a clock far off) is replaced.
-		if _, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key = ?`), r.Key); err != nil {
+		// An expired record of the same request (clocks far apart) is
+		// replaced.
+		if _, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, account_id, result) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET action = excluded.action, account_id = excluded.account_id, result = excluded.result`),
+			key, r.Action, accountID, string(b)); err != nil {
 			return outcome{}, err
 		}
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, account_id, result, expires_at) VALUES (?, ?, ?, ?, ?)`),
-			r.Key, r.Action, accountID, string(b), micros(r.Expires)); err != nil {
+		// Each record added takes up to pruneEach expired ones with it, from
+		// the other end of the index, so the table holds about the last
+		// window's writes.
+		if _, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
+			SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(db.now()), pruneEach); err != nil {
 			return outcome{}, err
 		}
-		// Each record added takes up to pruneEach expired ones with it, so
-		// the table holds about the last window's writes.
-		return outcome{res: res}, db.pruneReplays(ctx, tx, pruneEach)
+		return outcome{res: res}, nil
 	})
 	return o.res, o.replayed, err
 }
@@ -84,10 +92,23 @@ func (db *DB) execReplayable(ctx context.Context, r quota.Replay, accountID stri
 // pruneEach is how many expired records each new one removes.
 const pruneEach = 4
 
-// pruneReplays deletes, in tx, up to limit records of requests that can no
-// longer be presented.
-func (db *DB) pruneReplays(ctx context.Context, tx *engine.Tx, limit int) error {
-	_, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
-		SELECT key FROM request_replays WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`), micros(db.now()), limit)
-	return err
+// replayKey is how a request is kept: its expiry, 8 bytes big-endian, then
+// 16 bytes of its digest. Keys so sort by expiry.
+func replayKey(r quota.Replay) []byte {
+	digest, err := hex.DecodeString(r.Key)
+	if err != nil || len(digest) < 16 {
+		sum := sha256.Sum256([]byte(r.Key))
+		digest = sum[:]
+	}
+	return append(expiryPrefix(r.Expires), digest[:16]...)
+}
+
+// expiryPrefix is the start of the keys that expire at t.
+func expiryPrefix(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(max(t.Unix(), 0)))
+}
+
+// replayExpired reports whether the request key names has expired by now.
+func replayExpired(key []byte, now time.Time) bool {
+	return len(key) < 8 || int64(binary.BigEndian.Uint64(key)) < now.Unix()
 }

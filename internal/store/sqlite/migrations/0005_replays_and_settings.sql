@@ -3,15 +3,16 @@
 -- signature can no longer be presented. A request seen again gets the first
 -- answer instead of doing the work twice; under another action, it is
 -- refused. Written in the same transaction as the change it answers.
+-- The key is the request's expiry (8 bytes, big-endian Unix seconds) and
+-- then 16 bytes of its digest: records are added near one end of the index
+-- and pruned from the other, and the expiry needs no column (or index) of its
+-- own.
 CREATE TABLE request_replays (
-    key        TEXT PRIMARY KEY,
+    key        BLOB PRIMARY KEY,
     action     TEXT NOT NULL,
     account_id TEXT NOT NULL,
-    result     TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
-
-CREATE INDEX request_replays_expires ON request_replays (expires_at);
+    result     TEXT NOT NULL
+) WITHOUT ROWID;
 
 -- settings: facts about the store itself, such as the fingerprint of the
 -- master key that seals its access key passwords.
