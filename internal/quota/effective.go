@@ -27,6 +27,13 @@ func EffectiveLimit(overrides []LimitOverride, accountID, locationID string, fal
 	default:
 		return e
 	}
+	// The override itself, with its expiry and reason.
+	for _, o := range overrides {
+		if o.AccountID == scope.AccountID && o.LocationID == scope.LocationID && o.MaxCount == max {
+			scope = o
+			break
+		}
+	}
 	e.Scope = &scope
 	return e
 }

@@ -32,6 +32,9 @@ type Credential struct {
 	Disabled        bool   // the key itself
 	AccountDisabled bool
 	ExpiresAt       time.Time // tokens only
+	// Role is an operator key's role (RoleAdmin, RoleReadonly); "" for a
+	// tenant's key or token.
+	Role string
 }
 
 // Actor says who made a change and under which request; it goes to the audit trail.
@@ -63,6 +66,11 @@ type LimitOverride struct {
 	AccountID  string `json:"accountId,omitempty"`
 	LocationID string `json:"locationId,omitempty"`
 	MaxCount   int    `json:"maxCount"`
+	// ExpiresAt, when set, is the instant the override stops applying
+	// (ActiveAt); nil means it never does.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Reason says why the override was set, for whoever reads it later.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Limit sources, most specific first.
@@ -225,5 +233,12 @@ type AuditRecord struct {
 type AuditFilter struct {
 	AccountID string
 	Since     time.Time
-	Limit     int
+	// Until, when set, selects the records before it.
+	Until time.Time
+	// Action, when set, selects the records of that action.
+	Action string
+	// AfterID, when set, selects the records after that one: the last of
+	// the previous page.
+	AfterID int64
+	Limit   int
 }

@@ -38,6 +38,7 @@ var statusOf = map[string]struct {
 	quota.CodeImageNotFound:         {http.StatusNotFound, ""},
 	quota.CodeAccountNotFound:       {http.StatusNotFound, ""},
 	quota.CodeAccessKeyNotFound:     {http.StatusNotFound, ""},
+	quota.CodeOperatorNotFound:      {http.StatusNotFound, ""},
 	quota.CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, ""},
 	quota.CodeConflict:              {http.StatusConflict, ""},
 	quota.CodeRequestLimitExceeded:  {http.StatusTooManyRequests, ""},

@@ -60,6 +60,7 @@ func TestStatusTable(t *testing.T) {
 		{quota.CodeImageNotFound, 404, ""},
 		{quota.CodeAccountNotFound, 404, ""},
 		{quota.CodeAccessKeyNotFound, 404, ""},
+		{quota.CodeOperatorNotFound, 404, ""},
 		{quota.CodeMethodNotAllowed, 405, ""},
 		{quota.CodeConflict, 409, ""},
 		{quota.CodeRequestLimitExceeded, 429, ""},
