@@ -53,6 +53,18 @@ func (db *DB) ListAudit(ctx context.Context, f quota.AuditFilter) ([]quota.Audit
 		q += ` AND account_id = ?`
 		args = append(args, f.AccountID)
 	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, micros(f.Until))
+	}
+	if f.Action != "" {
+		q += ` AND action = ?`
+		args = append(args, f.Action)
+	}
+	if f.AfterID > 0 {
+		q += ` AND id > ?`
+		args = append(args, f.AfterID)
+	}
 	q += ` ORDER BY id`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`

@@ -124,14 +124,14 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 
 // admissionSQL reads, in one row, an instance of an account, the count of
 // the account's images in the instance's location and the max_count of each
-// override that may apply there (NULL when not set): account+location,
+// override that applies there now (NULL when none): account+location,
 // account, location, default.
-const admissionSQL = `SELECT i.location_id, i.disk_gb, i.os_category, i.os_type, i.os_version, i.created_at,
+var admissionSQL = `SELECT i.location_id, i.disk_gb, i.os_category, i.os_type, i.os_version, i.created_at,
 	(SELECT COUNT(*) FROM images WHERE images.account_id = i.account_id AND images.location_id = i.location_id),
-	(SELECT max_count FROM limits WHERE limits.account_id = i.account_id AND limits.location_id = i.location_id),
-	(SELECT max_count FROM limits WHERE limits.account_id = i.account_id AND limits.location_id = ''),
-	(SELECT max_count FROM limits WHERE limits.account_id = '' AND limits.location_id = i.location_id),
-	(SELECT max_count FROM limits WHERE limits.account_id = '' AND limits.location_id = '')
+	(SELECT max_count FROM limits l WHERE l.account_id = i.account_id AND l.location_id = i.location_id AND ` + activeLimit + `),
+	(SELECT max_count FROM limits l WHERE l.account_id = i.account_id AND l.location_id = '' AND ` + activeLimit + `),
+	(SELECT max_count FROM limits l WHERE l.account_id = '' AND l.location_id = i.location_id AND ` + activeLimit + `),
+	(SELECT max_count FROM limits l WHERE l.account_id = '' AND l.location_id = '' AND ` + activeLimit + `)
 	FROM instances i WHERE i.id = ? AND i.account_id = ?`
 
 // admissionState reads, in one statement, an account's instance, the count
@@ -143,7 +143,8 @@ func (db *DB) admissionState(ctx context.Context, tx *engine.Tx, accountID, inst
 	var created int64
 	var count int
 	var max [4]sql.NullInt64
-	err := tx.QueryRow(ctx, db.q(admissionSQL), instanceID, accountID).Scan(&inst.LocationID, &inst.DiskGB,
+	now := micros(db.now())
+	err := tx.QueryRow(ctx, db.q(admissionSQL), now, now, now, now, instanceID, accountID).Scan(&inst.LocationID, &inst.DiskGB,
 		&inst.OSCategory, &inst.OSType, &inst.OSVersion, &created, &count, &max[0], &max[1], &max[2], &max[3])
 	if errors.Is(err, sql.ErrNoRows) {
 		return inst, 0, nil, notFound(quota.CodeInstanceNotFound, "instanceId", instanceID)

@@ -1,0 +1,25 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"imagequota/internal/store"
+	"imagequota/internal/store/storetest"
+	"imagequota/internal/testkit"
+)
+
+func TestClockedConformanceSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.RunClocked(t, func(t *testing.T, now func() time.Time) *store.DB {
+		return testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{Now: now})
+	})
+}
+
+func TestClockedConformancePostgres(t *testing.T) {
+	t.Parallel()
+	requirePostgres(t)
+	storetest.RunClocked(t, func(t *testing.T, now func() time.Time) *store.DB {
+		return testkit.OpenStore(t, testkit.PostgresURL(t), store.Options{MaxConns: pgMaxConns, Now: now})
+	})
+}
