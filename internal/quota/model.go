@@ -240,5 +240,8 @@ type AuditFilter struct {
 	// AfterID, when set, selects the records after that one: the last of
 	// the previous page.
 	AfterID int64
-	Limit   int
+	// Offset skips that many of the records selected; Limit bounds how
+	// many are returned (0: no bound).
+	Offset int
+	Limit  int
 }

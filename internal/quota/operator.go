@@ -166,3 +166,14 @@ func Utilization(count, max int) float64 {
 	}
 	return float64(count) / float64(max)
 }
+
+// AccountFilter selects accounts, one page at a time.
+type AccountFilter struct {
+	// IDs, when set, selects those accounts.
+	IDs []string
+	// NameContains, when set, selects the accounts whose name contains it,
+	// case-insensitively.
+	NameContains string
+	// Offset and Limit select the page; Limit 0 means no bound.
+	Offset, Limit int
+}

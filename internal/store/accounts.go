@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
+	"strings"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/store/engine"
@@ -18,12 +20,13 @@ func (db *DB) CreateAccount(ctx context.Context, name string) (quota.Account, er
 // actor's change.
 func (db *DB) CreateAccountAs(ctx context.Context, name string, actor quota.Actor) (quota.Account, error) {
 	a := quota.Account{ID: newID("acc-", 8), Name: name, CreatedAt: fromMicros(micros(db.now()))}
-	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	// A request seen again gets the account it created.
+	a, _, err := replayable(ctx, db, actor.Replay, "", func(ctx context.Context, tx *engine.Tx) (quota.Account, error) {
 		if _, err := tx.Exec(ctx, db.q(`INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, ?, ?)`),
 			a.ID, a.Name, false, micros(a.CreatedAt)); err != nil {
-			return err
+			return quota.Account{}, err
 		}
-		return db.audit(ctx, tx, actor, a.ID, "CreateAccount", a.ID, nil, accountAudit{ID: a.ID, Name: a.Name})
+		return a, db.audit(ctx, tx, actor, a.ID, "CreateAccount", a.ID, nil, accountAudit{ID: a.ID, Name: a.Name})
 	})
 	return a, wrap("create account", err)
 }
@@ -80,7 +83,7 @@ func (db *DB) SetAccountDisabled(ctx context.Context, id string, disabled bool) 
 // trail as actor's change (DisableAccount or EnableAccount, with the state
 // before, even when it was already the one asked for).
 func (db *DB) SetAccountDisabledAs(ctx context.Context, id string, disabled bool, actor quota.Actor) error {
-	return wrap("disable account", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	return wrap("disable account", db.execReplayable(ctx, actor.Replay, id, func(ctx context.Context, tx *engine.Tx) error {
 		var was bool
 		err := tx.QueryRow(ctx, db.q(`SELECT disabled FROM accounts WHERE id = ?`), id).Scan(&was)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -118,3 +121,46 @@ func (db *DB) accountExists(ctx context.Context, tx *engine.Tx, id string) error
 	}
 	return err
 }
+
+// ListAccountsPage returns a page of the accounts f selects, oldest first,
+// and how many it selects in all.
+func (db *DB) ListAccountsPage(ctx context.Context, f quota.AccountFilter) ([]quota.Account, int, error) {
+	where := ` WHERE 1 = 1`
+	var args []any
+	if len(f.IDs) > 0 {
+		where += ` AND id IN (` + placeholders(len(f.IDs)) + `)`
+		args = append(args, anySlice(f.IDs)...)
+	}
+	if f.NameContains != "" {
+		where += ` AND LOWER(name) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(f.NameContains))+"%")
+	}
+	var total int
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM accounts`+where), args...).Scan(&total); err != nil {
+		return nil, 0, wrap("list accounts", db.e.Interpret(err))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, name, disabled, created_at FROM accounts`+where+` ORDER BY created_at, id LIMIT ? OFFSET ?`),
+		append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, wrap("list accounts", db.e.Interpret(err))
+	}
+	defer rows.Close()
+	out := []quota.Account{}
+	for rows.Next() {
+		var a quota.Account
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Name, &a.Disabled, &created); err != nil {
+			return nil, 0, wrap("list accounts", err)
+		}
+		a.CreatedAt = fromMicros(created)
+		out = append(out, a)
+	}
+	return out, total, wrap("list accounts", db.e.Interpret(rows.Err()))
+}
+
+// likeEscaper escapes the wildcards of LIKE (with ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"math"
 
 	"imagequota/internal/quota"
 	"imagequota/internal/store/engine"
@@ -44,31 +45,15 @@ func (db *DB) audit(ctx context.Context, tx *engine.Tx, actor quota.Actor, accou
 
 // ListAudit returns audit records, oldest first.
 func (db *DB) ListAudit(ctx context.Context, f quota.AuditFilter) ([]quota.AuditRecord, error) {
-	q := `SELECT id, at, account_id, actor, request_id, action, target, before, after FROM audit WHERE at >= ?`
-	args := []any{micros(f.Since)}
-	if f.Since.IsZero() {
-		args[0] = int64(0)
-	}
-	if f.AccountID != "" {
-		q += ` AND account_id = ?`
-		args = append(args, f.AccountID)
-	}
-	if !f.Until.IsZero() {
-		q += ` AND at < ?`
-		args = append(args, micros(f.Until))
-	}
-	if f.Action != "" {
-		q += ` AND action = ?`
-		args = append(args, f.Action)
-	}
-	if f.AfterID > 0 {
-		q += ` AND id > ?`
-		args = append(args, f.AfterID)
-	}
-	q += ` ORDER BY id`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	where, args := auditWhere(f)
+	q := `SELECT id, at, account_id, actor, request_id, action, target, before, after FROM audit` + where + ` ORDER BY id`
+	if f.Limit > 0 || f.Offset > 0 {
+		limit := f.Limit
+		if limit <= 0 {
+			limit = math.MaxInt32
+		}
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, limit, max(f.Offset, 0))
 	}
 	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
@@ -93,4 +78,39 @@ func (db *DB) ListAudit(ctx context.Context, f quota.AuditFilter) ([]quota.Audit
 		out = append(out, r)
 	}
 	return out, wrap("list audit", db.e.Interpret(rows.Err()))
+}
+
+// CountAudit returns how many audit records f selects (its Limit and Offset
+// aside).
+func (db *DB) CountAudit(ctx context.Context, f quota.AuditFilter) (int, error) {
+	where, args := auditWhere(f)
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM audit`+where), args...).Scan(&n)
+	return n, wrap("count audit", db.e.Interpret(err))
+}
+
+// auditWhere is the WHERE clause that selects the records of f.
+func auditWhere(f quota.AuditFilter) (string, []any) {
+	q := ` WHERE at >= ?`
+	args := []any{micros(f.Since)}
+	if f.Since.IsZero() {
+		args[0] = int64(0)
+	}
+	if f.AccountID != "" {
+		q += ` AND account_id = ?`
+		args = append(args, f.AccountID)
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, micros(f.Until))
+	}
+	if f.Action != "" {
+		q += ` AND action = ?`
+		args = append(args, f.Action)
+	}
+	if f.AfterID > 0 {
+		q += ` AND id > ?`
+		args = append(args, f.AfterID)
+	}
+	return q, args
 }

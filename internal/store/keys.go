@@ -27,16 +27,24 @@ func (db *DB) CreateAccessKeyAs(ctx context.Context, accountID string, actor quo
 		Secret:    NewSecret(24),
 		CreatedAt: fromMicros(micros(db.now())),
 	}
-	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	sealed := db.SealSecret(k.ID, k.Secret)
+	// A request seen again gets the key it created, its password kept
+	// sealed in the replay record as in access_keys.
+	type created struct{ ID, Sealed string }
+	res, replayed, err := replayable(ctx, db, actor.Replay, accountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
-			return err
+			return created{}, err
 		}
 		if _, err := tx.Exec(ctx, db.q(`INSERT INTO access_keys (id, account_id, secret, disabled, created_at) VALUES (?, ?, ?, ?, ?)`),
-			k.ID, k.AccountID, db.SealSecret(k.ID, k.Secret), false, micros(k.CreatedAt)); err != nil {
-			return err
+			k.ID, k.AccountID, sealed, false, micros(k.CreatedAt)); err != nil {
+			return created{}, err
 		}
-		return db.audit(ctx, tx, actor, accountID, "CreateAccessKey", k.ID, nil, accessKeyAudit{ID: k.ID, AccountID: accountID})
+		return created{k.ID, sealed}, db.audit(ctx, tx, actor, accountID, "CreateAccessKey", k.ID, nil, accessKeyAudit{ID: k.ID, AccountID: accountID})
 	})
+	if err == nil && replayed {
+		k.ID = res.ID
+		k.Secret, err = db.openSecret(res.ID, res.Sealed)
+	}
 	return k, wrap("create access key", err)
 }
 
@@ -77,7 +85,7 @@ func (db *DB) SetAccessKeyDisabled(ctx context.Context, keyID string, disabled b
 // trail as actor's change (DisableAccessKey or EnableAccessKey, with the
 // state before, even when it was already the one asked for).
 func (db *DB) SetAccessKeyDisabledAs(ctx context.Context, keyID string, disabled bool, actor quota.Actor) error {
-	return wrap("disable access key", db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	return wrap("disable access key", db.execReplayable(ctx, actor.Replay, "", func(ctx context.Context, tx *engine.Tx) error {
 		var accountID string
 		var was bool
 		err := tx.QueryRow(ctx, db.q(`SELECT account_id, disabled FROM access_keys WHERE id = ?`), keyID).Scan(&accountID, &was)
@@ -118,22 +126,40 @@ func (db *DB) CreateTokenAs(ctx context.Context, accountID string, ttl time.Dura
 	token := "zqt_" + NewSecret(32)
 	now := db.now()
 	exp := fromMicros(micros(now.Add(ttl)))
-	err := db.exec(ctx, func(ctx context.Context, tx *engine.Tx) error {
+	// A request seen again gets the token it created: the store keeps only
+	// its hash, so the replay record keeps it sealed with the master key,
+	// until the request expires.
+	type created struct {
+		Sealed    string
+		ExpiresAt time.Time
+	}
+	res, replayed, err := replayable(ctx, db, actor.Replay, accountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		if err := db.accountExists(ctx, tx, accountID); err != nil {
-			return err
+			return created{}, err
 		}
 		if _, err := tx.Exec(ctx, db.q(`INSERT INTO tokens (hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)`),
 			TokenHash(token), accountID, micros(exp), micros(now)); err != nil {
-			return err
+			return created{}, err
 		}
-		return db.audit(ctx, tx, actor, accountID, "CreateToken", TokenRef(token), nil,
+		var sealed string
+		if actor.Replay.Key != "" {
+			sealed = db.SealSecret(tokenReplayAAD, token)
+		}
+		return created{sealed, exp}, db.audit(ctx, tx, actor, accountID, "CreateToken", TokenRef(token), nil,
 			tokenAudit{AccountID: accountID, ExpiresAt: exp.Format(time.RFC3339Nano)})
 	})
+	if err == nil && replayed {
+		exp = res.ExpiresAt
+		token, err = db.openSecret(tokenReplayAAD, res.Sealed)
+	}
 	if err != nil {
 		return "", time.Time{}, wrap("create token", err)
 	}
 	return token, exp, nil
 }
+
+// tokenReplayAAD binds a token sealed in a replay record to that use.
+const tokenReplayAAD = "token-replay"
 
 // tokenAudit is a token's state as the audit trail records it.
 type tokenAudit struct {

@@ -51,6 +51,7 @@ func RunClocked(t *testing.T, open func(t *testing.T, now func() time.Time) *sto
 		{"Operators", testOperators},
 		{"OperatorKeysSealed", testOperatorKeysSealed},
 		{"AuditFilters", testAuditFilters},
+		{"OperatorWritesReplayed", testOperatorWritesReplayed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
