@@ -86,6 +86,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		if token == "" || len(token) > 512 {
 			return quota.Errorf(quota.CodeInvalidAuthorization, "The bearer token is malformed.")
 		}
+		if !s.cfg.Credentials.accepts("", true) {
+			return s.wrongKind("Bearer tokens are")
+		}
 		sum := sha256.Sum256([]byte(token))
 		actor := "token:" + hex.EncodeToString(sum[:4])
 		cred, err := s.cfg.Auth.TokenCredential(ctx, token)
@@ -109,6 +112,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 		a, err := signing.ParseAuthorization(h)
 		if err != nil {
 			return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header is malformed: %s.", quota.Truncate(err.Error(), 128))
+		}
+		if !s.cfg.Credentials.accepts(a.AccessKeyID, false) {
+			return s.wrongKind("Access key " + quoteHeader(a.AccessKeyID) + " is of a kind")
 		}
 		ts := r.Header.Get("X-ZC-Timestamp")
 		if err := signing.CheckTimestamp(ts, now); err != nil {
@@ -138,13 +144,22 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte,
 			}
 			return refuse("the signature does not match for %s (%v)", key, err)
 		}
-		c.AccountID, c.Actor = cred.AccountID, a.AccessKeyID
+		c.AccountID, c.Actor, c.Role = cred.AccountID, a.AccessKeyID, cred.Role
 		// The signature covers the body, the timestamp and the host: seen
 		// again, it is the same request (a retry, or a captured copy).
 		c.replayKey, c.replayExpires = replayKey("signature", a.Signature), replayExpiry(ts)
 		return nil
 	}
 	return quota.Errorf(quota.CodeInvalidAuthorization, "The Authorization header must be %q or \"Bearer <token>\".", signing.Algorithm+" Credential=…, SignedHeaders=…, Signature=…")
+}
+
+// wrongKind refuses a credential of a kind this server does not accept.
+func (s *Server) wrongKind(what string) error {
+	msg := what + " not accepted on " + s.servedOn + "."
+	if s.cfg.Credentials.Elsewhere != "" {
+		msg += " " + s.cfg.Credentials.Elsewhere
+	}
+	return quota.Errorf(quota.CodeUnauthorizedOperation, "%s", msg)
 }
 
 // errTimestamp refuses a request whose timestamp is missing or outside the

@@ -31,6 +31,8 @@ type Call struct {
 	AccountID string
 	// Actor is the access key id, or "token:<first 8 hex of its hash>".
 	Actor string
+	// Role is the credential's role (an operator key's); "" for a tenant's.
+	Role string
 
 	// replayKey recognises the request seen again (auth.go), until
 	// replayExpires; "" when nothing does.
@@ -82,6 +84,10 @@ type ActionTable struct {
 	// DefaultVersion is the version of a request without X-ZC-Version.
 	DefaultVersion string
 	Actions        []Action
+	// Authorize, when set, may refuse an authenticated call of an action
+	// that exists (c.Action is set): its error is sent as it is, typically
+	// 401 AUTHFAILURE_UNAUTHORIZED_OPERATION.
+	Authorize func(c *Call) error
 }
 
 // Authenticator looks up credentials.
@@ -90,14 +96,44 @@ type Authenticator interface {
 	TokenCredential(ctx context.Context, token string) (quota.Credential, error)
 }
 
+// Credentials says which kinds of credential a server accepts. A request
+// with another kind is refused with 401 AUTHFAILURE_UNAUTHORIZED_OPERATION,
+// by the kind alone, before its credential is looked up: the kind is no
+// secret (an access key id's prefix tells it), and the answer says where
+// such a credential works. The zero value accepts every kind.
+type Credentials struct {
+	// KeyPrefix, when set, is the prefix of every access key id accepted.
+	KeyPrefix string
+	// RefuseKeyPrefix, when set, refuses access key ids with this prefix.
+	RefuseKeyPrefix string
+	// NoTokens refuses bearer tokens.
+	NoTokens bool
+	// Elsewhere ends the refusal's message: where such credentials work.
+	Elsewhere string
+}
+
+// accepts reports whether an access key id, or a bearer token (keyID ""),
+// is of a kind s accepts.
+func (c Credentials) accepts(keyID string, token bool) bool {
+	if token {
+		return !c.NoTokens
+	}
+	return strings.HasPrefix(keyID, c.KeyPrefix) && (c.RefuseKeyPrefix == "" || !strings.HasPrefix(keyID, c.RefuseKeyPrefix))
+}
+
 // Config configures a Server.
 type Config struct {
 	Auth Authenticator
+	// Credentials are the kinds of credential accepted.
+	Credentials Credentials
 	// Actions is the service served.
 	Actions ActionTable
 	Logger  *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry
+	// MetricPrefix begins the names of the server's metrics, so that two
+	// servers (two services) can share one Registry; "" means "imagequota".
+	MetricPrefix string
 	// Ready reports whether the store answers, for /readyz.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
@@ -117,6 +153,8 @@ type Server struct {
 	limiter *limiter
 	// servedOn and versions are for the messages that refuse a path or a version.
 	servedOn, versions string
+	// mounted are other services served on the same listener, by path.
+	mounted map[string]*Server
 }
 
 // NewServer builds a server from its configuration.
@@ -145,15 +183,28 @@ func NewServer(cfg Config) *Server {
 		s.actions[a.Name] = a
 		names = append(names, a.Name)
 	}
-	s.m = newMetrics(cfg.Registry, names)
+	if cfg.MetricPrefix == "" {
+		cfg.MetricPrefix = "imagequota"
+	}
+	s.m = newMetrics(cfg.Registry, cfg.MetricPrefix, names)
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
 	return s
 }
 
+// Mount serves other's API on its table's path (exactly; never on "/") from
+// s's handler: another service on the same listener, with its own actions
+// and credentials. Call it before Handler or HTTPServer.
+func (s *Server) Mount(other *Server) {
+	if s.mounted == nil {
+		s.mounted = map[string]*Server{}
+	}
+	s.mounted[other.cfg.Actions.Path] = other
+}
+
 // Handler returns the HTTP handler: the API on POST / and POST on the
-// table's path, /healthz, /readyz and /metrics. The paths are matched
+// table's path, the APIs mounted on theirs, /healthz, /readyz and /metrics. The paths are matched
 // exactly, without http.ServeMux: it answers a path it would clean
 // (/api/v2/./vm, //api/v2/vm) with an empty redirect, and every request that
 // is not for the three probes must get the API's JSON answer, its request
@@ -170,6 +221,10 @@ func (s *Server) Handler() http.Handler {
 		case "/metrics":
 			metrics.ServeHTTP(w, r)
 		default:
+			if m, ok := s.mounted[r.URL.Path]; ok {
+				m.serveAPI(w, r)
+				return
+			}
 			s.serveAPI(w, r)
 		}
 	})
@@ -200,6 +255,8 @@ type outcome struct {
 	err     error
 	// detail is why a credential was refused, for the log only.
 	detail string
+	// role is the credential's role, when it has one.
+	role string
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +289,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.detail != "" {
 		attrs = append(attrs, slog.String("detail", o.detail))
+	}
+	if o.role != "" {
+		attrs = append(attrs, slog.String("role", o.role))
 	}
 	level := slog.LevelInfo
 	if o.err != nil {
@@ -298,6 +358,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 		return s.failErr(w, id, &o, err)
 	}
 	o.account, o.actor = call.AccountID, call.Actor
+	o.role = call.Role
 	if s.limiter != nil && !s.limiter.allow(call.Actor, s.cfg.Now()) {
 		w.Header().Set("Retry-After", "1")
 		return fail(w, id, &o, quota.CodeRequestLimitExceeded, "Too many requests from this credential; retry after a pause.")
@@ -311,6 +372,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 			"Action "+quoteHeader(o.action)+" does not exist in version "+version+" or you may not call it.")
 	}
 	call.Action = act.Name
+	if s.cfg.Actions.Authorize != nil {
+		if err := s.cfg.Actions.Authorize(call); err != nil {
+			return s.failErr(w, id, &o, err)
+		}
+	}
 	out, err := s.invoke(ctx, act, call, body)
 	if err != nil {
 		return s.failErr(w, id, &o, err)
