@@ -24,6 +24,11 @@ func scanImage(sc interface{ Scan(...any) error }) (quota.Image, error) {
 	return im, err
 }
 
+// accountLock is the key of the lock that serialises an account's creates
+// (and, through replayable, every replay-protected write of the account).
+// Its text is shared with the replicas of earlier versions during a rollout.
+func accountLock(accountID string) string { return "images/" + accountID }
+
 // maxListedInQuotaError bounds the image ids named in a quota error.
 const maxListedInQuotaError = 10
 
@@ -41,10 +46,15 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		img      quota.Image
 	}
 	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
+		// The account's lock comes first (a no-op where writers are serial
+		// anyway): creates of one account, with or without a clientToken,
+		// run one after the other, so that the count includes every create
+		// of the account that held the lock before, and a clientToken is
+		// looked up after any create that recorded it.
+		if err := tx.Lock(ctx, accountLock(in.AccountID)); err != nil {
+			return created{}, err
+		}
 		if in.ClientToken != "" {
-			if err := tx.Lock(ctx, "token/"+in.AccountID+"/"+in.ClientToken); err != nil {
-				return created{}, err
-			}
 			var fp string
 			var img quota.Image
 			err := tx.QueryRow(ctx, db.q(`SELECT fingerprint, image_id, image_name FROM client_tokens WHERE account_id = ? AND token = ?`),
@@ -61,12 +71,7 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			}
 		}
 		// The instance, the count of its location and the overrides that
-		// may apply there, in one statement. The account's lock comes first
-		// (a no-op where writers are serial anyway), so that the count
-		// includes every create of the account that held the lock before.
-		if err := tx.Lock(ctx, "images/"+in.AccountID); err != nil {
-			return created{}, err
-		}
+		// may apply there, in one statement.
 		inst, count, ovs, err := db.admissionState(ctx, tx, in.AccountID, in.InstanceID)
 		if err != nil {
 			return created{}, err

@@ -33,8 +33,14 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 	}
 	o, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (outcome, error) {
 		// Concurrent copies of one request (a client's retry while the first
-		// is still in flight) wait for each other here.
-		if err := tx.Lock(ctx, "replay/"+r.Key); err != nil {
+		// is still in flight) wait for each other here. They are of one
+		// account, whose lock CreateImage takes anyway; a Tx takes a lock
+		// once.
+		lock := accountLock(accountID)
+		if accountID == "" {
+			lock = "replay/" + r.Key
+		}
+		if err := tx.Lock(ctx, lock); err != nil {
 			return outcome{}, err
 		}
 		var action, stored string
@@ -69,12 +75,14 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 			key, r.Action, accountID, string(b)); err != nil {
 			return outcome{}, err
 		}
-		// Each record added takes up to pruneEach expired ones with it, from
-		// the other end of the index, so the table holds about the last
-		// window's writes.
-		if _, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
-			SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(db.now()), pruneEach); err != nil {
-			return outcome{}, err
+		// Once a second, a write also removes up to pruneLimit expired
+		// records, from the other end of the index, so the table holds
+		// about the last window's writes.
+		if now := db.now(); db.pruneDue(now) {
+			if _, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
+				SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(now), pruneLimit); err != nil {
+				return outcome{}, err
+			}
 		}
 		return outcome{res: res}, nil
 	})
@@ -89,8 +97,17 @@ func (db *DB) execReplayable(ctx context.Context, r quota.Replay, accountID stri
 	return err
 }
 
-// pruneEach is how many expired records each new one removes.
-const pruneEach = 4
+// pruneLimit bounds the expired records one write removes, once a second:
+// above this many writes a second, the table grows until the rate falls.
+const pruneLimit = 1000
+
+// pruneDue reports whether a write at now should prune expired records: the
+// first write of each second, in this process.
+func (db *DB) pruneDue(now time.Time) bool {
+	sec := now.Unix()
+	last := db.lastPrune.Load()
+	return sec != last && db.lastPrune.CompareAndSwap(last, sec)
+}
 
 // replayKey is how a request is kept: its expiry, 8 bytes big-endian, then
 // 16 bytes of its digest. Keys so sort by expiry.

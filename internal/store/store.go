@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"imagequota/internal/quota"
@@ -56,6 +57,9 @@ type DB struct {
 	cache *readCache
 	// openApplied are the migrations Open applied (SQLite migrates when opened).
 	openApplied []MigrationStatus
+	// lastPrune is the second in which a write last pruned expired replay
+	// records (replays.go).
+	lastPrune atomic.Int64
 }
 
 // New makes a store on an opened engine; it neither migrates nor checks it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,9 +27,10 @@ import (
 // Which cache scopes a write changed is not the write's business: triggers
 // record them, and the engine reads them at commit.
 type Tx struct {
-	conn  Conn
-	lock  func(ctx context.Context, c Conn, key string) error
-	wrote bool
+	conn   Conn
+	lock   func(ctx context.Context, c Conn, key string) error
+	locked []string // keys locked in this transaction
+	wrote  bool
 }
 
 // NewTx is for engines: a Tx on conn, whose Lock calls lock.
@@ -75,11 +77,16 @@ func (r *Row) Scan(dest ...any) error {
 // Lock takes a lock on key until the transaction ends: transactions that
 // lock the same key — on any connection, of any process or replica — run one
 // after the other. Engines whose writers are serial anyway make it a no-op.
+// A key already locked in the transaction is not asked for again.
 func (tx *Tx) Lock(ctx context.Context, key string) error {
-	if tx.lock == nil {
+	if tx.lock == nil || slices.Contains(tx.locked, key) {
 		return nil
 	}
-	return tx.lock(ctx, tx.conn, key)
+	if err := tx.lock(ctx, tx.conn, key); err != nil {
+		return err
+	}
+	tx.locked = append(tx.locked, key)
+	return nil
 }
 
 // Wrote is for engines: whether a statement that may have changed the
