@@ -20,8 +20,9 @@ Usage: imagequota call ACTION [--body JSON | --body @FILE] [--endpoint URL] [--v
 
 Credentials come from ZENLAYER_ACCESS_KEY_ID and ZENLAYER_ACCESS_KEY_SECRET (signed
 requests), or ZENLAYER_TOKEN (a bearer token); the endpoint from ZENLAYER_ENDPOINT —
-the variables the zeno CLI reads. On an error it prints the code and message and
-exits with status 1.
+the variables the zeno CLI reads. The endpoint is a URL (http://127.0.0.1:8080,
+https://api.example.com) or, as zeno takes it, a bare host:port, which means
+HTTPS. On an error it prints the code and message and exits with status 1.
 `
 
 func runCall(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
@@ -31,7 +32,7 @@ func runCall(ctx context.Context, args []string, env map[string]string, stdout, 
 	var timeout time.Duration
 	var insecure bool
 	c.String(&body, "body", "", "{}", "request body: JSON, or @FILE to read it from a file")
-	c.String(&endpoint, "endpoint", "ZENLAYER_ENDPOINT", "http://127.0.0.1:8080", "API endpoint URL")
+	c.String(&endpoint, "endpoint", "ZENLAYER_ENDPOINT", "http://127.0.0.1:8080", "API endpoint: a URL, or host:port for HTTPS")
 	c.String(&ver, "version", "", "", "X-ZC-Version to send (default: none, the server's default)")
 	c.Duration(&timeout, "timeout", "", 30*time.Second, "how long to wait for the answer")
 	c.Bool(&insecure, "insecure", "", false, "with https, do not verify the server's certificate")
@@ -67,6 +68,9 @@ func runCall(ctx context.Context, args []string, env map[string]string, stdout, 
 	cl.HTTP = &http.Client{Timeout: timeout, Transport: tr}
 	resp, err := cl.Do(ctx, pos[0], []byte(body))
 	if err != nil {
+		if !strings.Contains(endpoint, "://") && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+			return fmt.Errorf("%w\n(an endpoint without a scheme means HTTPS; this server speaks plain HTTP: use http://%s)", err, endpoint)
+		}
 		return err
 	}
 	if err := resp.Decode(nil); err != nil {
