@@ -58,7 +58,11 @@ func TestCrashKillAndRestart(t *testing.T) {
 	}{
 		{"sqlite", func(t *testing.T) ([]string, func(t *testing.T) time.Duration) {
 			// The process held the only connections: its death ends them.
-			return []string{"--data-dir", t.TempDir()}, nil
+			dir := t.TempDir()
+			if r := pgRun(t, "migrate", "--data-dir", dir); r.code != 0 {
+				t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
+			}
+			return []string{"--data-dir", dir}, nil
 		}},
 		{"postgres", func(t *testing.T) ([]string, func(t *testing.T) time.Duration) {
 			dbURL := pgtest.NewDatabase(t)

@@ -322,6 +322,7 @@ func TestLimitResolution(t *testing.T) {
 		// maxCount in locTokyo and locJeddah for account a, then for account b.
 		want [4]int
 	}{
+		// The server records the default it is given as the stored default.
 		{"server default", nil, [4]int{7, 7, 7, 7}},
 		{"stored default", set("", "", 3), [4]int{3, 3, 3, 3}},
 		{"location", set("", locTokyo, 4), [4]int{4, 3, 4, 3}},
@@ -332,8 +333,8 @@ func TestLimitResolution(t *testing.T) {
 		{"unset account+location", unset(a, locTokyo), [4]int{6, 6, 4, 0}},
 		{"unset account", unset(a, ""), [4]int{4, 3, 4, 0}},
 		{"unset location", unset("", locTokyo), [4]int{3, 3, 3, 0}},
-		{"unset stored default", unset("", ""), [4]int{7, 7, 7, 0}},
-		{"unset the rest", unset(b, locJeddah), [4]int{7, 7, 7, 7}},
+		{"unset stored default", unset("", ""), [4]int{5, 5, 5, 0}},
+		{"unset the rest", unset(b, locJeddah), [4]int{5, 5, 5, 5}},
 	}
 	for _, s := range steps {
 		if s.change != nil {

@@ -18,11 +18,17 @@ import (
 
 // TestSecretsAtRest runs the real binary, uses a known password and token, and
 // then searches the database files and everything the server printed for
-// them: neither may appear. The master key is generated 0600 and announced.
+// them: neither may appear. The master key is generated 0600 and announced
+// by the command that seals the first password.
 func TestSecretsAtRest(t *testing.T) {
 	t.Parallel()
 	bin := testkit.Binary(t)
 	dir := t.TempDir()
+	migrate := exec.Command(bin, "migrate", "--data-dir", dir)
+	migrate.Env = envWithoutMasterKey()
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
 	adminNotice := ""
 	admin := func(out any, args ...string) {
 		t.Helper()
@@ -111,8 +117,9 @@ func TestSecretsAtRest(t *testing.T) {
 	}
 }
 
-// TestMasterKeyMismatchAndRotation: a server refuses to start with the wrong
-// master key, and rotation re-seals every password so that the new key works.
+// TestMasterKeyMismatchAndRotation: a command that seals or opens passwords
+// refuses the wrong master key, and rotation re-seals every password so that
+// the new key works and the old one is refused.
 func TestMasterKeyMismatchAndRotation(t *testing.T) {
 	t.Parallel()
 	bin := testkit.Binary(t)
@@ -125,6 +132,9 @@ func TestMasterKeyMismatchAndRotation(t *testing.T) {
 		err := cmd.Run()
 		return o.String(), e.String(), err
 	}
+	if _, stderr, err := run("migrate", "--data-dir", dir); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
 	out, _, err := run("admin", "--data-dir", dir, "account", "create", "--name", "x", "--output", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +145,7 @@ func TestMasterKeyMismatchAndRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(t.TempDir(), "other.key")
-	_, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", other, "account", "list")
+	_, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", other, "key", "create", "--account", acct.AccountID)
 	if err == nil || !strings.Contains(stderr, "master key") {
 		t.Fatalf("a wrong master key was accepted: %v\n%s", err, stderr)
 	}
@@ -148,10 +158,10 @@ func TestMasterKeyMismatchAndRotation(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rot); err != nil || rot.AccessKeys != 1 {
 		t.Fatalf("rotate output %s (%v)", out, err)
 	}
-	if _, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", next, "account", "list"); err != nil {
+	if _, stderr, err := run("admin", "--data-dir", dir, "--master-key-file", next, "key", "create", "--account", acct.AccountID); err != nil {
 		t.Fatalf("the new key is refused: %v\n%s", err, stderr)
 	}
-	if _, _, err := run("admin", "--data-dir", dir, "account", "list"); err == nil {
+	if _, _, err := run("admin", "--data-dir", dir, "key", "create", "--account", acct.AccountID); err == nil {
 		t.Fatal("the old key is still accepted after rotation")
 	}
 }

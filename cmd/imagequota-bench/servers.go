@@ -22,7 +22,6 @@ import (
 	"imagequota/internal/app"
 	"imagequota/internal/gctune"
 	"imagequota/internal/logbuf"
-	"imagequota/internal/quota"
 	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 	"imagequota/internal/testkit/pgtest"
@@ -111,8 +110,8 @@ func startServer(ctx context.Context, tempDir, pgServer string) (*server, error)
 	// written anywhere.
 	logOut := logbuf.New(io.Discard, logbuf.DefaultInterval)
 	srv, err := app.New(ctx, app.Config{
-		Store:      app.StoreConfig{URL: u, Options: store.Options{Secrets: benchMasterKey}, Migrate: true},
-		DefaultMax: quota.DefaultMaxCount, BuildTime: 0,
+		Store:          app.StoreConfig{URL: u, Options: store.Options{Secrets: benchMasterKey}, Migrate: true},
+		BuildTime:      0,
 		Logger:         slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		RequestTimeout: 10 * time.Second,
 	})

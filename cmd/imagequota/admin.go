@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"imagequota/internal/app"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
 )
@@ -34,6 +35,10 @@ type adminCommand struct {
 	// setup declares the command's flags and checks on f and returns what
 	// runs the command once they are parsed and checked.
 	setup func(f *adminFlags) adminRun
+	// key says the command seals or opens access key passwords, and so
+	// needs the master key; keyGenerate that it may make the key when the
+	// store has none yet. The other commands never read the key file.
+	key, keyGenerate bool
 }
 
 // adminRun runs a command on the opened store.
@@ -83,8 +88,6 @@ type adminCtx struct {
 	out    io.Writer
 	stderr io.Writer
 	json   bool
-	// defaultMax is the server's configured default limit.
-	defaultMax int
 	// keyPath is the master key file the store flags name.
 	keyPath string
 }
@@ -186,6 +189,7 @@ func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string
 	for _, check := range f.checks {
 		check()
 	}
+	sf.check(f.c)
 	cat := sf.loadCatalog(f.c)
 	if err := f.c.Err(); err != nil {
 		return err
@@ -196,13 +200,16 @@ func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string
 		}
 	}
 	sf.notices = stderr
-	db, err := sf.open(ctx)
+	var key *app.MasterKey
+	if cmd.key {
+		key = sf.masterKey(cmd.keyGenerate, quota.AdminActor)
+	}
+	db, err := sf.open(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return run(ctx, &adminCtx{db: db, cat: cat, out: stdout, stderr: stderr, json: *output == "json",
-		defaultMax: sf.defaultMax, keyPath: sf.keyPath()})
+	return run(ctx, &adminCtx{db: db, cat: cat, out: stdout, stderr: stderr, json: *output == "json", keyPath: sf.keyPath()})
 }
 
 // String declares a string flag. A word of help in backquotes names its

@@ -61,6 +61,9 @@ func setAccountDisabled(id *string, disabled bool) adminRun {
 var keyCommands = []adminCommand{
 	{
 		group: "key", verb: "create", synopsis: "--account ID", summary: "create an access key (prints its password once)",
+		details: `The password is sealed under the master key: on a store that has
+none yet, the key file is generated (mode 0600) and recorded as the store's.`,
+		key: true, keyGenerate: true,
 		setup: func(f *adminFlags) adminRun {
 			account := f.Required("account", "account `ID`")
 			return func(ctx context.Context, a *adminCtx) error {

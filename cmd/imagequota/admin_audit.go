@@ -102,7 +102,7 @@ meanwhile, and the PruneAudit record is kept up to date in each of them.`,
 
 var masterKeyCommands = []adminCommand{
 	{
-		group: "master-key", verb: "rotate", synopsis: "--new-key-file F",
+		group: "master-key", verb: "rotate", synopsis: "--new-key-file F", key: true,
 		summary: "re-seal every access key password under the key in F",
 		details: `F is generated (mode 0600) when it does not exist. Every password is
 re-sealed in one transaction; then make F the --master-key-file of every

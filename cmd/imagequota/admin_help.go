@@ -10,7 +10,11 @@ import (
 
 const adminSynopsis = "imagequota admin [--data-dir DIR | --db URL]"
 
-const adminFooter = `Every command takes --output table|json (default table) and --help.
+const adminFooter = `The commands work on a store that exists: "imagequota migrate" creates one
+(and "imagequota serve" creates the default ./data on its first start). Only
+key create and master-key rotate read the master key file.
+
+Every command takes --output table|json (default table) and --help.
 "imagequota admin GROUP --help" lists a group's commands, and
 "imagequota admin GROUP COMMAND --help" shows a command's flags.
 
@@ -125,8 +129,7 @@ func writeFlags(w io.Writer, fs *flag.FlagSet, keep func(name string) bool) {
 // storeFlagValues names the values of the store flags in the help, whose
 // own help names none.
 var storeFlagValues = map[string]string{
-	"data-dir": "DIR", "db": "URL", "catalog": "FILE", "master-key-file": "FILE",
-	"default-max-count": "N", "db-max-conns": "N",
+	"data-dir": "DIR", "db": "URL", "catalog": "FILE", "master-key-file": "FILE", "db-max-conns": "N",
 }
 
 // storeFlagNames returns the names of the flags addStoreFlags declares.

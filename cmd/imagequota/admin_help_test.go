@@ -15,7 +15,7 @@ import (
 // commands; "admin help …" prints the same.
 func TestAdminCommandHelp(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	for _, cmd := range adminTable {
 		r := c.admin(t, append(strings.Fields(cmd.name()), "--help")...)
 		if r.code != 0 || r.stderr != "" {
@@ -72,7 +72,7 @@ func TestAdminCommandHelp(t *testing.T) {
 // whose values are refused exits 1, whichever the command.
 func TestAdminExitCodes(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	tests := []struct {
 		args   []string
 		code   int

@@ -10,7 +10,9 @@ import (
 const quotaScopeHelp = `A limit applies to a scope: with both --account and --location, to that
 pair; with one of them, account-wide or location-wide; with neither, it is the
 server-wide default. An account's limit in a location is the most specific of
-these; when none is set, the server's --default-max-count applies.`
+these; when none is set, the built-in default of 5 applies. The server-wide
+limit is the default in effect on every server: serve --default-max-count N
+records it at start, as quota set --max N does.`
 
 var quotaCommands = []adminCommand{
 	{
@@ -77,7 +79,8 @@ refused until enough are deleted.`,
 		group: "quota", verb: "show", synopsis: "--account ID",
 		summary: "resolved limit, its source and the count per location",
 		details: `The source is account+location, account, location, default (the stored
-server-wide limit) or server-default (the --default-max-count value).`,
+server-wide limit, which serve --default-max-count records) or server-default
+(the built-in 5, when no server-wide limit is stored).`,
 		setup: func(f *adminFlags) adminRun {
 			account := f.Required("account", "account `ID`")
 			return func(ctx context.Context, a *adminCtx) error { return a.quotaShow(ctx, *account) }
@@ -126,7 +129,7 @@ func (a *adminCtx) overLimit(ctx context.Context, account, location string, maxC
 			return nil, err
 		}
 		for _, u := range page {
-			eff := quota.EffectiveLimit(u.Overrides, u.AccountID, u.LocationID, a.defaultMax)
+			eff := quota.EffectiveLimit(u.Overrides, u.AccountID, u.LocationID, quota.DefaultMaxCount)
 			if !eff.From(account, location) || u.Count <= eff.MaxCount {
 				continue
 			}
@@ -162,7 +165,7 @@ func (a *adminCtx) quotaShow(ctx context.Context, account string) error {
 	out := []row{}
 	rows := [][]string{}
 	for _, l := range a.cat.Enabled() {
-		m, src := quota.ResolveLimit(u.Overrides, account, l.ID, a.defaultMax)
+		m, src := quota.ResolveLimit(u.Overrides, account, l.ID, quota.DefaultMaxCount)
 		out = append(out, row{l.ID, m, src, u.Counts[l.ID]})
 		rows = append(rows, []string{l.ID, fmt.Sprint(u.Counts[l.ID]), fmt.Sprint(m), src})
 	}

@@ -434,23 +434,27 @@ func TestAdminQuotaShowResolvesTheMostSpecificLimit(t *testing.T) {
 			t.Errorf("%s: %+v, want maxCount %d from %s", tc.name, rows[i], tc.wantMax, tc.wantSource)
 		}
 	}
-	// Without a stored default the server's configured one applies.
+	// Without a stored default the built-in one applies: the default in
+	// effect is the store's, never a flag of the admin command.
 	f.adminOK(t, "quota", "unset")
 	var rows []struct {
 		Location, Source string
 		MaxCount         int
 	}
-	f.adminJSON(t, &rows, "quota", "show", "--account", other, "--default-max-count", "11")
+	f.adminJSON(t, &rows, "quota", "show", "--account", other)
 	for _, r := range rows {
-		if r.Location == "sg-singapore-1a" && (r.MaxCount != 11 || r.Source != quota.SourceServerDefault) {
-			t.Errorf("server default: %+v, want 11 from %s", r, quota.SourceServerDefault)
+		if r.Location == "sg-singapore-1a" && (r.MaxCount != quota.DefaultMaxCount || r.Source != quota.SourceServerDefault) {
+			t.Errorf("built-in default: %+v, want %d from %s", r, quota.DefaultMaxCount, quota.SourceServerDefault)
 		}
+	}
+	if r := f.admin(t, "quota", "show", "--account", other, "--default-max-count", "11"); r.code != 2 {
+		t.Errorf("admin quota show --default-max-count: exit %d, want 2 (serve's flag, recorded in the store)", r.code)
 	}
 }
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	cmds := [][]string{
 		{"--help"}, {"help"}, {"-h"},
 		{"serve", "--help"}, {"serve", "-h"},
@@ -487,7 +491,7 @@ func TestHelp(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	tests := []struct {
 		name   string
 		args   []string

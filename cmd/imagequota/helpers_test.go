@@ -30,8 +30,19 @@ type cli struct {
 	env []string
 }
 
-// setup returns a cli on a fresh data directory and an empty environment.
+// setup returns a cli on a new store in a data directory of its own, made
+// with "imagequota migrate", and an empty environment.
 func setup(t *testing.T) *cli {
+	t.Helper()
+	c := newCLI(t)
+	if r := c.run(t, "migrate", "--data-dir", c.dir); r.code != 0 {
+		t.Fatalf("migrate: exit %d: %s", r.code, r.stderr)
+	}
+	return c
+}
+
+// newCLI returns a cli on a data directory that does not exist yet.
+func newCLI(t *testing.T) *cli {
 	t.Helper()
 	return &cli{dir: filepath.Join(t.TempDir(), "data")}
 }

@@ -210,6 +210,29 @@ func (c *config) Bool(p *bool, name, key string, def bool, help string) {
 	c.fs.BoolVar(p, name, def, c.envHelp(key, help))
 }
 
+// Var declares a flag of any flag.Value; the variable key, when set, is
+// parsed by v as the flag would be.
+func (c *config) Var(v flag.Value, name, key, help string) {
+	if s, ok := c.env[key]; ok && key != "" {
+		if err := v.Set(s); err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s=%q: %v", key, s, err))
+		}
+	}
+	c.fs.Var(v, name, c.envHelp(key, help))
+}
+
+// given reports whether the flag name was given on the command line or its
+// variable key in the environment: whether the value is the operator's
+// choice rather than the default.
+func (c *config) given(name, key string) bool {
+	if _, ok := c.env[key]; ok && key != "" {
+		return true
+	}
+	set := false
+	c.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // Problem records a problem found while checking the values.
 func (c *config) Problem(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))

@@ -33,7 +33,7 @@ func migrations(t *testing.T, dbURL string) []migration {
 
 func TestMigrateSQLite(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	dbURL := "sqlite:" + filepath.Join(c.dir, "imagequota.db")
 	tests := []struct {
 		name   string
@@ -70,13 +70,14 @@ func TestMigratePostgres(t *testing.T) {
 		}
 	}
 
-	// A schema that is behind is refused by the server and the admin command alike.
+	// A database never migrated is refused by the server and the admin
+	// command alike, which say how to create the schema.
 	for _, args := range [][]string{
 		{"serve", "--addr", "127.0.0.1:0", "--db", dbURL},
 		{"admin", "--db", dbURL, "account", "list"},
 	} {
 		r := runWith(t, keyEnv, args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "the database schema is behind") || !strings.Contains(r.stderr, "imagequota migrate") {
+		if r.code != 1 || !strings.Contains(r.stderr, "has no imagequota schema yet") || !strings.Contains(r.stderr, `create it with "imagequota migrate"`) {
 			t.Errorf("%s on an unmigrated database: exit %d, %s", args[0], r.code, r.stderr)
 		}
 	}

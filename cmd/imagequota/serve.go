@@ -11,6 +11,7 @@ import (
 	"net/http"
 	httppprof "net/http/pprof"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,15 +42,18 @@ type serveFlags struct {
 	buildTime, requestTimeout       time.Duration
 	readTimeout, idleTimeout        time.Duration
 	rateLimit                       float64
-	rateBurst                       int
+	rateBurst, defaultMax           int
 	demo                            bool
+	auditRetention                  store.AuditRetention
 }
 
 func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
 	c := newConfig("serve", serveUsage, env, stdout, stderr)
 	sf := addStoreFlags(c)
-	f := serveFlags{}
+	f := serveFlags{auditRetention: store.AuditRetention{MaxAge: store.DefaultAuditMaxAge}}
 	c.String(&f.addr, "addr", "IMAGEQUOTA_ADDR", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks one)")
+	c.Int(&f.defaultMax, "default-max-count", "IMAGEQUOTA_DEFAULT_MAX_COUNT", quota.DefaultMaxCount,
+		"when given, recorded in the store at start as the server-wide limit (as admin quota set --max N does), which every replica and admin command reads; without it the store's, or 5")
 	c.Duration(&f.buildTime, "image-build-time", "IMAGEQUOTA_IMAGE_BUILD_TIME", 2*time.Second, "how long a new image stays CREATING (0: available at once)")
 	c.Duration(&f.requestTimeout, "request-timeout", "IMAGEQUOTA_REQUEST_TIMEOUT", 4*time.Second, "deadline of each API request, authentication and store calls included (past it: 503)")
 	c.Duration(&f.readTimeout, "read-timeout", "IMAGEQUOTA_READ_TIMEOUT", 15*time.Second, "time a client has to send a whole request, body included")
@@ -60,6 +64,8 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	c.String(&f.tlsKey, "tls-key", "IMAGEQUOTA_TLS_KEY", "", "TLS private key file (PEM)")
 	c.String(&f.logLevel, "log-level", "IMAGEQUOTA_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	c.Bool(&f.demo, "demo", "IMAGEQUOTA_DEMO", false, "create a demo account, key and instances when the store has no account, and print how to call")
+	c.Var(&f.auditRetention, "audit-retention", "IMAGEQUOTA_AUDIT_RETENTION",
+		"how long audit records are kept: AGE[,COUNT], AGE in days (400d) or a duration (36h), 0 keeps everything; pruned at start and hourly")
 	var pprofAddr string
 	c.String(&pprofAddr, "pprof-addr", "IMAGEQUOTA_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	pos, err := c.Parse(args)
@@ -69,8 +75,13 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	if len(pos) > 0 {
 		c.Problem("unexpected arguments: %s", strings.Join(pos, " "))
 	}
-	if sf.defaultMax < 0 || sf.defaultMax > quota.MaxLimit {
-		c.Problem("--default-max-count must be 0-%d; it is %d", quota.MaxLimit, sf.defaultMax)
+	sf.check(c)
+	checkAddr(c, "--addr", f.addr)
+	if pprofAddr != "" {
+		checkAddr(c, "--pprof-addr", pprofAddr)
+	}
+	if f.defaultMax < 0 || f.defaultMax > quota.MaxLimit {
+		c.Problem("--default-max-count must be 0-%d; it is %d", quota.MaxLimit, f.defaultMax)
 	}
 	if f.buildTime < 0 {
 		c.Problem("--image-build-time must not be negative")
@@ -103,6 +114,28 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	if err := c.Err(); err != nil {
 		return err
 	}
+	// The default limit lives in the store: only a value the operator gave
+	// is recorded there, never the flag's default over an admin's choice.
+	var defaultMax *int
+	if c.given("default-max-count", "IMAGEQUOTA_DEFAULT_MAX_COUNT") {
+		defaultMax = &f.defaultMax
+	}
+
+	// Listen before the store is opened or created: an address that cannot
+	// be had stops the start with nothing made.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close()
+	var pln net.Listener
+	if pprofAddr != "" {
+		if pln, err = net.Listen("tcp", pprofAddr); err != nil {
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		defer pln.Close()
+	}
+
 	// The log is buffered and written out every 100 ms rather than one
 	// write per request line.
 	logOut := logbuf.New(stderr, logbuf.DefaultInterval)
@@ -112,25 +145,22 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	defer restoreGC()
 
 	sf.notices = stdout
-	sc, err := sf.storeConfig()
+	sc, err := sf.storeConfig(sf.isDefault(), sf.masterKey(true, app.ServeActor))
 	if err != nil {
 		return err
 	}
 	srv, err := app.New(ctx, app.Config{
-		Store: sc, Catalog: cat, DefaultMax: sf.defaultMax, BuildTime: f.buildTime,
+		Store: sc, Catalog: cat, DefaultMax: defaultMax, BuildTime: f.buildTime,
 		Logger: logger, RequestTimeout: f.requestTimeout, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
 		Timeouts: zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout}, TLS: tlsConfig,
+		AuditRetention: f.auditRetention,
 	})
 	if err != nil {
-		return err
+		return sf.explain(err)
 	}
 	defer srv.Close()
 
-	if pprofAddr != "" {
-		pln, err := net.Listen("tcp", pprofAddr)
-		if err != nil {
-			return fmt.Errorf("--pprof-addr: %w", err)
-		}
+	if pln != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", httppprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
@@ -142,21 +172,18 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		defer psrv.Close()
 		logger.Info("profiler listening", "url", "http://"+pln.Addr().String()+"/debug/pprof/")
 	}
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return err
-	}
 	url := srv.URL(ln)
-	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc)
+	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc,
+		"auditRetention", f.auditRetention.String())
 	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, sc.URL.Redacted())
+	ep := endpointOf(ln.Addr(), tlsConfig != nil)
 	if f.demo {
-		if err := printDemo(ctx, srv.DB, cat, url, stdout); err != nil {
-			ln.Close()
+		if err := printDemo(ctx, srv.DB, cat, ep, stdout); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(stdout, "Create credentials with: imagequota admin account create --name NAME, then imagequota admin key create --account ID\n")
-		fmt.Fprintf(stdout, "Call it with: ZENLAYER_ENDPOINT=%s ZENLAYER_ACCESS_KEY_ID=… ZENLAYER_ACCESS_KEY_SECRET=… imagequota call DescribeImageQuota\n", url)
+		fmt.Fprint(stdout, clientHints(ep, "ZENLAYER_ACCESS_KEY_ID=… ZENLAYER_ACCESS_KEY_SECRET=…", "imagequota"))
 	}
 
 	errc := make(chan error, 1)
@@ -179,8 +206,68 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	return nil
 }
 
+// checkAddr records a problem in c when addr is not a host:port to listen on.
+func checkAddr(c *config, name, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		c.Problem("%s %q is not a host:port to listen on, like 127.0.0.1:8080 or :8080 (%v)", name, addr, err)
+	}
+}
+
+// endpoint is where clients reach the server, in the forms they want it.
+type endpoint struct {
+	// hostPort is the address to connect to: the listener's, with a
+	// loopback address in place of an unspecified one (0.0.0.0, ::).
+	hostPort string
+	tls      bool
+}
+
+func endpointOf(addr net.Addr, tls bool) endpoint {
+	hostPort := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+		hostPort = net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+	}
+	return endpoint{hostPort: hostPort, tls: tls}
+}
+
+// url is the endpoint as imagequota call (and the Python and Java SDKs) take it.
+func (e endpoint) url() string {
+	if e.tls {
+		return "https://" + e.hostPort
+	}
+	return "http://" + e.hostPort
+}
+
+func (e endpoint) scheme() string {
+	if e.tls {
+		return "https"
+	}
+	return "http"
+}
+
+// clientHints says how each client is pointed at the server, with creds
+// (the credential variables) and self (how to run imagequota): imagequota
+// call takes the URL; the Go SDK a scheme and a domain; the zeno CLI a bare
+// host:port, which it always reaches over HTTPS.
+func clientHints(e endpoint, creds, self string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Call it with: ZENLAYER_ENDPOINT=%s %s %s call DescribeImageQuota\n", e.url(), creds, self)
+	fmt.Fprintf(&b, "Go SDK: config := common.NewConfig(); config.Scheme = %q; config.Domain = %q\n", e.scheme(), e.hostPort)
+	if e.tls {
+		fmt.Fprintf(&b, "zeno CLI: ZENLAYER_ENDPOINT=%s %s zeno vm describe-image-quota (zeno must trust the certificate)\n", e.hostPort, creds)
+	} else {
+		fmt.Fprintf(&b, "zeno CLI: it speaks only HTTPS; serve with --tls-cert and --tls-key, then give it ZENLAYER_ENDPOINT=%s (host:port, no scheme)\n", e.hostPort)
+	}
+	return b.String()
+}
+
 // printDemo creates the demo account when the store has none and prints how to call.
-func printDemo(ctx context.Context, db *store.DB, cat *quota.Catalog, url string, stdout io.Writer) error {
+func printDemo(ctx context.Context, db *store.DB, cat *quota.Catalog, ep endpoint, stdout io.Writer) error {
 	accts, err := db.ListAccounts(ctx)
 	if err != nil {
 		return err
@@ -211,13 +298,21 @@ func printDemo(ctx context.Context, db *store.DB, cat *quota.Catalog, url string
 	if exe, err := os.Executable(); err == nil && strings.Contains(exe, "go-build") {
 		self = "go run ./cmd/imagequota"
 	}
-	envs := fmt.Sprintf("ZENLAYER_ENDPOINT=%s ZENLAYER_ACCESS_KEY_ID=%s ZENLAYER_ACCESS_KEY_SECRET=%s", url, key.ID, key.Secret)
+	creds := fmt.Sprintf("ZENLAYER_ACCESS_KEY_ID=%s ZENLAYER_ACCESS_KEY_SECRET=%s", key.ID, key.Secret)
+	envs := "ZENLAYER_ENDPOINT=" + ep.url() + " " + creds
 	fmt.Fprintf(stdout, "\nDemo account %s with access key %s and instances %s.\n", acct.ID, key.ID, strings.Join(ids, ", "))
 	fmt.Fprintf(stdout, "Try it, from another shell:\n\n")
 	fmt.Fprintf(stdout, "  %s %s call DescribeImageQuota\n", envs, self)
 	if len(ids) > 0 {
 		first, _, _ := strings.Cut(ids[0], " ")
 		fmt.Fprintf(stdout, "  %s %s call CreateImage --body '{\"instanceId\":\"%s\",\"imageName\":\"my-image\"}'\n", envs, self, first)
+	}
+	fmt.Fprintf(stdout, "\nOther clients:\n\n")
+	hints := strings.SplitAfter(clientHints(ep, creds, self), "\n")
+	for _, h := range hints[1:] { // the first is the call above
+		if h != "" {
+			fmt.Fprint(stdout, "  "+h)
+		}
 	}
 	fmt.Fprintln(stdout)
 	return nil

@@ -390,7 +390,7 @@ func TestServeTLS(t *testing.T) {
 
 func TestServeReportsConfigurationProblemsAtOnce(t *testing.T) {
 	t.Parallel()
-	c := setup(t)
+	c := newCLI(t)
 	certFile, _ := selfSigned(t)
 	tests := []struct {
 		name string
@@ -440,7 +440,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 	c.env = []string{"IMAGEQUOTA_DB_FILE=" + dbFile, "IMAGEQUOTA_DEFAULT_MAX_COUNT=2", "IMAGEQUOTA_CATALOG=" + catalog}
 
-	// The admin command reads the store, the catalogue and the default from the environment.
+	// The admin command reads the store and the catalogue from the environment.
 	r := c.run(t, "admin", "account", "create", "--name", "env", "--output", "json")
 	var acct struct{ AccountID string }
 	mustUnmarshal(t, []byte(r.stdout), &acct)
@@ -448,19 +448,26 @@ func TestEnvironmentDefaults(t *testing.T) {
 	if r.code != 0 || !regexp.MustCompile(`xx-one-1a\s+One\s+enabled`).MatchString(r.stdout) || !regexp.MustCompile(`xx-two-1a\s+Two\s+disabled`).MatchString(r.stdout) {
 		t.Errorf("location list with IMAGEQUOTA_CATALOG: %s", r.stdout)
 	}
+	// The default limit is the store's: until a server records the one it
+	// is given, the built-in one applies.
 	r = c.run(t, "admin", "quota", "show", "--account", acct.AccountID)
-	if r.code != 0 || !regexp.MustCompile(`xx-one-1a\s+0\s+2\s+server-default`).MatchString(r.stdout) || strings.Contains(r.stdout, "xx-two-1a") {
-		t.Errorf("quota show with IMAGEQUOTA_DEFAULT_MAX_COUNT=2: %s", r.stdout)
+	if r.code != 0 || !regexp.MustCompile(`xx-one-1a\s+0\s+5\s+server-default`).MatchString(r.stdout) || strings.Contains(r.stdout, "xx-two-1a") {
+		t.Errorf("quota show before a server ran: %s", r.stdout)
 	}
 	var key struct{ AccessKeyID, AccessKeyPassword string }
 	mustUnmarshal(t, []byte(c.run(t, "admin", "key", "create", "--account", acct.AccountID, "--output", "json").stdout), &key)
 
-	// So does the server; the flags it is started with leave them alone.
+	// So does the server, which records IMAGEQUOTA_DEFAULT_MAX_COUNT in the
+	// store; the flags it is started with leave the rest alone.
 	s := c.serve(t)
 	var q vmapi.DescribeImageQuotaResponse
 	callOK(t, callEnv(s.url, key.AccessKeyID, key.AccessKeyPassword), &q, "DescribeImageQuota")
 	if len(q.Images) != 1 || q.Images[0].ZoneID != "xx-one-1a" || q.Images[0].MaxCount != 2 {
 		t.Errorf("DescribeImageQuota with the environment's configuration: %+v", q.Images)
+	}
+	r = c.run(t, "admin", "quota", "show", "--account", acct.AccountID)
+	if r.code != 0 || !regexp.MustCompile(`xx-one-1a\s+0\s+2\s+default`).MatchString(r.stdout) {
+		t.Errorf("quota show once the server recorded IMAGEQUOTA_DEFAULT_MAX_COUNT=2: %s", r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(c.dir, "imagequota.db")); err != nil {
 		t.Errorf("the store is not where IMAGEQUOTA_DB_FILE says: %v", err)

@@ -2,31 +2,35 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"imagequota/internal/app"
 	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 )
+
+// defaultDataDir is where the store is when no flag or variable says.
+const defaultDataDir = "./data"
 
 // storeFlags are the flags that choose the store and the catalogue.
 type storeFlags struct {
 	dataDir, db, catalog, masterKeyFile string
-	maxConns, defaultMax                int
+	maxConns                            int
 	// notices receives messages the operator must see (a generated master key).
 	notices io.Writer
+	c       *config
 }
 
 func addStoreFlags(c *config) *storeFlags {
-	s := &storeFlags{}
-	c.String(&s.dataDir, "data-dir", "IMAGEQUOTA_DATA_DIR", "./data", "directory of the embedded SQLite store (DIR/imagequota.db)")
+	s := &storeFlags{c: c}
+	c.String(&s.dataDir, "data-dir", "IMAGEQUOTA_DATA_DIR", defaultDataDir, "directory of the embedded SQLite store (DIR/imagequota.db)")
 	c.Secret(&s.db, "db", "IMAGEQUOTA_DB", "database URL: postgres://… for PostgreSQL, or sqlite:PATH; overrides --data-dir")
 	c.String(&s.catalog, "catalog", "IMAGEQUOTA_CATALOG", "", "JSON file replacing the built-in location catalogue")
-	c.Int(&s.defaultMax, "default-max-count", "IMAGEQUOTA_DEFAULT_MAX_COUNT", quota.DefaultMaxCount, "custom images per account and location when no limit is set")
-	c.String(&s.masterKeyFile, "master-key-file", "IMAGEQUOTA_MASTER_KEY_FILE", "", "file holding the master key that seals access key passwords (default: master.key beside the SQLite file, or in --data-dir; generated with mode 0600 when absent)")
+	c.String(&s.masterKeyFile, "master-key-file", "IMAGEQUOTA_MASTER_KEY_FILE", "", "file holding the master key that seals access key passwords (default: master.key beside the SQLite file, or in --data-dir)")
 	c.Int(&s.maxConns, "db-max-conns", "IMAGEQUOTA_DB_MAX_CONNS", 0, "database connections (0: 16 for PostgreSQL, 8 readers for SQLite)")
 	return s
 }
@@ -37,6 +41,36 @@ func (s *storeFlags) url() string {
 		return s.db
 	}
 	return "sqlite:" + filepath.Join(s.dataDir, "imagequota.db")
+}
+
+// check records a problem in c when the flags name no store imagequota can
+// open (an unknown URL scheme, say), so that it is reported with the others.
+func (s *storeFlags) check(c *config) {
+	if _, err := store.ParseURL(s.url()); err != nil {
+		name := "--data-dir (IMAGEQUOTA_DATA_DIR)"
+		if s.db != "" {
+			name = "--db (IMAGEQUOTA_DB)"
+		}
+		c.Problem("%s: %s", name, strings.TrimPrefix(err.Error(), "store: "))
+	}
+}
+
+// isDefault reports whether the store is the default one, ./data, named by
+// no flag or variable: the one store `imagequota serve` creates by itself,
+// so that trying it out takes one command.
+func (s *storeFlags) isDefault() bool {
+	return s.db == "" && s.dataDir == defaultDataDir && !s.c.given("data-dir", "IMAGEQUOTA_DATA_DIR")
+}
+
+// createHint says how to create the store the flags name.
+func (s *storeFlags) createHint() string {
+	switch {
+	case s.db != "":
+		return `create it with "imagequota migrate" given the same --db (or IMAGEQUOTA_DB)`
+	case s.isDefault():
+		return `create it with "imagequota migrate", or start "imagequota serve" in this directory, which creates it on its first start`
+	}
+	return fmt.Sprintf("create it with \"imagequota migrate --data-dir %s\"", s.dataDir)
 }
 
 // loadCatalog loads the catalogue the flags name, recording a problem in c
@@ -61,33 +95,43 @@ func (s *storeFlags) keyPath() string {
 	return filepath.Join(s.dataDir, "master.key")
 }
 
-// masterKey loads the master key, generating it (and saying so) when absent.
-func (s *storeFlags) masterKey() (*secrets.Box, error) {
-	box, created, err := secrets.LoadOrGenerate(s.keyPath())
-	if err != nil {
-		return nil, err
-	}
-	if created && s.notices != nil {
-		fmt.Fprintf(s.notices, "Generated a new master key in %s (mode 0600). It seals the access key passwords: back it up, and give every replica the same file.\n", s.keyPath())
-	}
-	return box, nil
+// masterKey is the master key the flags name, for a command that seals or
+// opens access key passwords. generate lets it be made on the store's first
+// use, as its actor; the command says so on s.notices.
+func (s *storeFlags) masterKey(generate bool, actor quota.Actor) *app.MasterKey {
+	return &app.MasterKey{File: s.keyPath(), Generate: generate, Actor: actor, Generated: func(file string) {
+		if s.notices != nil {
+			fmt.Fprintf(s.notices, "Generated a new master key in %s (mode 0600). It seals the access key passwords: back it up, and give every replica the same file.\n", file)
+		}
+	}}
 }
 
-// storeConfig is the store the flags name, refused when its schema is behind
-// or its master key does not match the sealed passwords.
-func (s *storeFlags) storeConfig() (app.StoreConfig, error) {
+// storeConfig is the store the flags name (see app.StoreConfig), with the
+// master key when key is set.
+func (s *storeFlags) storeConfig(create bool, key *app.MasterKey) (app.StoreConfig, error) {
 	u, err := store.ParseURL(s.url())
 	if err != nil {
 		return app.StoreConfig{}, err
 	}
-	return app.StoreConfig{URL: u, Options: store.Options{MaxConns: s.maxConns}, MasterKey: s.masterKey}, nil
+	return app.StoreConfig{URL: u, Options: store.Options{MaxConns: s.maxConns}, Create: create, MasterKey: key}, nil
 }
 
-// open opens the store the flags name (see storeConfig).
-func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
-	sc, err := s.storeConfig()
+// open opens the store the flags name, which must exist with a current
+// schema, with the master key when key is set.
+func (s *storeFlags) open(ctx context.Context, key *app.MasterKey) (*store.DB, error) {
+	sc, err := s.storeConfig(false, key)
 	if err != nil {
 		return nil, err
 	}
-	return app.OpenStore(ctx, sc)
+	db, err := app.OpenStore(ctx, sc)
+	return db, s.explain(err)
+}
+
+// explain adds to a refusal of a store that does not exist how to create it.
+func (s *storeFlags) explain(err error) error {
+	var none *app.NoStoreError
+	if errors.As(err, &none) {
+		return fmt.Errorf("%w: %s", err, s.createHint())
+	}
+	return err
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
 	"imagequota/internal/zcapi"
@@ -31,17 +30,23 @@ type StoreConfig struct {
 	URL store.URL
 	// Options tune the store.
 	Options store.Options
-	// Migrate applies pending migrations when the store opens. Without it a
-	// store whose schema is behind is refused with a *SchemaBehindError: the
-	// schema of a shared database changes when a rollout says so, with
-	// `imagequota migrate`, never because a replica started.
+	// Create lets a SQLite store that does not exist yet be created (SQLite
+	// migrates as it opens). Without it, or Migrate, a store that does not
+	// exist — a SQLite file that is absent, a PostgreSQL database that was
+	// never migrated — is refused with a *NoStoreError, so that a mistyped
+	// location is reported instead of becoming a new, empty store.
+	Create bool
+	// Migrate applies pending migrations when the store opens, creating
+	// the store if need be. Without it a store whose schema is behind is
+	// refused with a *SchemaBehindError: the schema of a shared database
+	// changes when a rollout says so, with `imagequota migrate`, never
+	// because a replica started.
 	Migrate bool
-	// MasterKey, when set, loads the key that seals access key passwords
-	// (in place of Options.Secrets), and the store is refused when its
-	// passwords were sealed under another key: a wrong key file is found at
-	// start, not as failed signatures. It is called only once the schema is
-	// known to be current, so that a start that fails generates no key file.
-	MasterKey func() (*secrets.Box, error)
+	// MasterKey, when set, is where the key that seals access key passwords
+	// comes from (in place of Options.Secrets); see UseMasterKey. It is
+	// read only once the store is known to exist with a current schema, so
+	// that a start that fails generates no key file.
+	MasterKey *MasterKey
 }
 
 // SchemaBehindError refuses a store whose schema lacks migrations this
@@ -55,10 +60,55 @@ func (e *SchemaBehindError) Error() string {
 		len(e.Pending), e.Pending[0].Name)
 }
 
-// OpenStore opens the store c names, migrated or refused as c.Migrate says,
-// with its master key.
-func OpenStore(ctx context.Context, c StoreConfig) (*store.DB, error) {
+// NoStoreError refuses a store that does not exist: a SQLite file that is
+// absent, or a PostgreSQL database that was never migrated.
+type NoStoreError struct {
+	URL store.URL
+}
+
+func (e *NoStoreError) Error() string {
+	if e.URL.Engine == store.EnginePostgres {
+		return fmt.Sprintf("the database %s has no imagequota schema yet (every migration is pending: it is behind this binary)", e.URL.Redacted())
+	}
+	return fmt.Sprintf("there is no store at %s", e.URL.Path)
+}
+
+// Open opens the store c names, refusing one that does not exist unless
+// c.Create or c.Migrate says to create it. It neither checks the schema nor
+// loads the master key: that is OpenStore.
+func Open(ctx context.Context, c StoreConfig) (*store.DB, error) {
+	create := c.Create || c.Migrate
+	if !create {
+		// Opening a SQLite file creates it: look before.
+		ok, err := store.Exists(c.URL)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &NoStoreError{URL: c.URL}
+		}
+	}
 	db, err := store.Open(ctx, c.URL.String(), c.Options)
+	if err != nil {
+		return nil, err
+	}
+	if !create && c.URL.Engine == store.EnginePostgres {
+		ok, err := db.HasSchema(ctx)
+		if err == nil && !ok {
+			err = &NoStoreError{URL: c.URL}
+		}
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// OpenStore opens the store c names (see Open), migrated or refused as
+// c.Migrate says, with its master key.
+func OpenStore(ctx context.Context, c StoreConfig) (*store.DB, error) {
+	db, err := Open(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -86,12 +136,7 @@ func prepare(ctx context.Context, db *store.DB, c StoreConfig) error {
 	if c.MasterKey == nil {
 		return nil
 	}
-	box, err := c.MasterKey()
-	if err != nil {
-		return err
-	}
-	db.SetSecrets(box)
-	return db.CheckSecrets(ctx)
+	return UseMasterKey(ctx, db, *c.MasterKey)
 }
 
 // Config is what a server is assembled from.
@@ -104,8 +149,13 @@ type Config struct {
 
 	// Catalog is the location catalogue; nil means quota.DefaultCatalog().
 	Catalog *quota.Catalog
-	// DefaultMax is the limit where no override applies (0 allows no image).
-	DefaultMax int
+	// DefaultMax, when set, is recorded in the store as the server-wide limit
+	// (the override of no account and no location, as `imagequota admin
+	// quota set --max N` sets it) by ServeActor, unless the store holds it
+	// already. The limit in effect lives in the store, where every replica
+	// and admin command reads it; where no override applies at all, it is
+	// quota.DefaultMaxCount.
+	DefaultMax *int
 	// BuildTime is how long a new image stays CREATING.
 	BuildTime time.Duration
 	// Now is the clock of the store (unless Store.Options sets one), the
@@ -124,7 +174,15 @@ type Config struct {
 	Timeouts zcapi.Timeouts
 	// TLS, when set, makes Serve speak HTTPS.
 	TLS *tls.Config
+
+	// AuditRetention is how long the audit trail keeps its records; the
+	// server prunes it at once and then every hour until it is closed.
+	// The zero value keeps everything.
+	AuditRetention store.AuditRetention
 }
+
+// auditRetentionEvery is how often a server prunes its audit trail.
+const auditRetentionEvery = time.Hour
 
 // Server is an assembled server, ready to serve on a listener.
 type Server struct {
@@ -139,6 +197,9 @@ type Server struct {
 	// tls is Config.TLS: HTTP.TLSConfig is the net/http's to change as it serves.
 	tls    *tls.Config
 	ownsDB bool
+	// stopRetention stops the audit retention, and retention is closed once it stopped.
+	stopRetention context.CancelFunc
+	retention     chan struct{}
 }
 
 // New assembles a server. It opens the store unless cfg.DB is set.
@@ -158,12 +219,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.DB, s.ownsDB = db, true
 	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DefaultMax != nil {
+		if err := recordDefaultMax(ctx, s.DB, *cfg.DefaultMax, logger); err != nil {
+			if s.ownsDB {
+				s.DB.Close()
+			}
+			return nil, err
+		}
+	}
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for name, pool := range s.DB.Pools() {
 		s.Registry.MustRegister(collectors.NewDBStatsCollector(pool, "imagequota_"+name))
 	}
-	s.Service = &vm.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: cfg.DefaultMax, BuildTime: cfg.BuildTime, Now: cfg.Now}
+	s.Service = &vm.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: quota.DefaultMaxCount, BuildTime: cfg.BuildTime, Now: cfg.Now}
 	s.API = zcapi.NewServer(zcapi.Config{
 		Auth: s.DB, Actions: s.Service.Actions(), Logger: cfg.Logger, Registry: s.Registry,
 		Ready: s.DB.Ping, Now: cfg.Now, RequestTimeout: cfg.RequestTimeout,
@@ -171,7 +244,49 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	s.HTTP = s.API.HTTPServer(cfg.Timeouts)
 	s.HTTP.TLSConfig, s.tls = cfg.TLS, cfg.TLS
+	s.retainAudit(cfg.AuditRetention, logger)
 	return s, nil
+}
+
+// recordDefaultMax makes n the store's server-wide limit unless it is already.
+func recordDefaultMax(ctx context.Context, db *store.DB, n int, logger *slog.Logger) error {
+	limits, err := db.ListLimits(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range limits {
+		if l.AccountID == "" && l.LocationID == "" && l.MaxCount == n {
+			return nil
+		}
+	}
+	prev, err := db.SetLimit(ctx, quota.LimitOverride{MaxCount: n}, ServeActor)
+	if err != nil {
+		return fmt.Errorf("recording the default limit %d: %w", n, err)
+	}
+	logger.Info("default limit recorded in the store", "maxCount", n, "previous", prev)
+	return nil
+}
+
+// retainAudit prunes the audit trail to r on a goroutine, from now until Close.
+func (s *Server) retainAudit(r store.AuditRetention, logger *slog.Logger) {
+	if !r.Enabled() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRetention, s.retention = cancel, make(chan struct{})
+	go func() {
+		defer close(s.retention)
+		s.DB.RetainAuditEvery(ctx, r, auditRetentionEvery, func(res store.AuditPruned, err error) {
+			switch {
+			case err != nil:
+				logger.Warn("audit retention: pruning failed; it is tried again in an hour", "retention", r.String(), "error", err)
+			case res.Removed > 0:
+				logger.Info("audit retention: pruned audit records", "retention", r.String(), "removed", res.Removed, "transactions", res.Transactions)
+			default:
+				logger.Debug("audit retention: nothing to prune", "retention", r.String())
+			}
+		})
+	}()
 }
 
 // URL is the base URL of the server on ln: https:// with TLS, else http://.
@@ -199,6 +314,11 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.HTTP.Shutdown(ct
 // closes the store if the server opened it.
 func (s *Server) Close() error {
 	err := s.HTTP.Close()
+	if s.stopRetention != nil {
+		// A prune in progress ends before the store closes under it.
+		s.stopRetention()
+		<-s.retention
+	}
 	if s.ownsDB {
 		err = errors.Join(err, s.DB.Close())
 	}

@@ -147,9 +147,12 @@ type Options struct {
 	// DBURL is the store; empty means a new SQLite file.
 	DBURL string
 	// DB, when set, is used instead of opening DBURL.
-	DB         *store.DB
-	Catalog    *quota.Catalog
-	DefaultMax int // 0 means quota.DefaultMaxCount
+	DB      *store.DB
+	Catalog *quota.Catalog
+	// DefaultMax, when not 0, is recorded in the store as the server-wide
+	// limit, as serve --default-max-count records it; 0 leaves the store as
+	// it is (with no limit set, quota.DefaultMaxCount applies).
+	DefaultMax int
 	BuildTime  time.Duration
 	Now        func() time.Time
 	// Timeouts, RateLimit and RateBurst configure the HTTP server as serve's flags do.
@@ -184,15 +187,16 @@ func Start(t testing.TB, o Options) *Server {
 		}
 		o.DB = OpenStore(t, o.DBURL, store.Options{Now: o.Now, AfterAdmissionCheck: o.AfterAdmissionCheck})
 	}
-	if o.DefaultMax == 0 {
-		o.DefaultMax = quota.DefaultMaxCount
+	var defaultMax *int
+	if o.DefaultMax != 0 {
+		defaultMax = &o.DefaultMax
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = time.Minute
 	}
 	logs := &SyncBuffer{}
 	srv, err := app.New(context.Background(), app.Config{
-		DB: o.DB, Catalog: o.Catalog, DefaultMax: o.DefaultMax, BuildTime: o.BuildTime, Now: o.Now,
+		DB: o.DB, Catalog: o.Catalog, DefaultMax: defaultMax, BuildTime: o.BuildTime, Now: o.Now,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: o.RequestTimeout, RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
 	})
@@ -315,6 +319,15 @@ func MasterKeyFile() string {
 		panic("testkit: could not write the test master key file")
 	}
 	return keyFilePath
+}
+
+// WriteMasterKey writes SecretBox's key to path (mode 0600), as a master key
+// file for app.MasterKey or the imagequota binary.
+func WriteMasterKey(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(testMasterKey[:])+"\n"), 0o600); err != nil {
+		t.Fatalf("writing the test master key: %v", err)
+	}
 }
 
 // writeMasterKeyBeside puts the test master key beside a SQLite file, where
