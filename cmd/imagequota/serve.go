@@ -210,8 +210,8 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 func checkAddr(c *config, name, addr string) {
 	_, port, err := net.SplitHostPort(addr)
 	if err == nil {
-		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
-			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		if _, perr := net.LookupPort("tcp", port); perr != nil {
+			err = fmt.Errorf("port %q is neither a number from 0 to 65535 nor a service name", port)
 		}
 	}
 	if err != nil {

@@ -156,7 +156,7 @@ func (e *MasterKeyError) Error() string {
 	var b strings.Builder
 	switch {
 	case e.Missing && e.Recorded != "":
-		fmt.Fprintf(&b, "the master key file %s does not exist, and this store's access key passwords are sealed under the key with fingerprint %s; no key was generated",
+		fmt.Fprintf(&b, "the master key file %s does not exist, but this store already has a master key (fingerprint %s); no key was generated",
 			e.File, shortFingerprint(e.Recorded))
 	case e.Missing:
 		fmt.Fprintf(&b, "the master key file %s does not exist: %v; no key was generated", e.File, e.Err)
