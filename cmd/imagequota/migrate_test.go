@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -130,4 +131,37 @@ func (c *cli) newAccountByEnv(t *testing.T) (accountID, keyID, secret string) {
 	var key struct{ AccessKeyID, AccessKeyPassword string }
 	mustUnmarshal(t, []byte(c.run(t, "admin", "key", "create", "--account", acct.AccountID, "--output", "json").stdout), &key)
 	return acct.AccountID, key.AccessKeyID, key.AccessKeyPassword
+}
+
+// TestMigrateRecordsAnExistingMasterKey: migrate records the master key file
+// it finds as the store's key, refuses another key file that exists, and
+// never generates one.
+func TestMigrateRecordsAnExistingMasterKey(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeKey(t, filepath.Join(c.dir, "master.key"))
+	if r := c.run(t, "migrate", "--data-dir", c.dir); r.code != 0 {
+		t.Fatalf("migrate with a master key file: exit %d: %s", r.code, r.stderr)
+	}
+	var recs []auditEntry
+	c.adminJSON(t, &recs, "audit", "list")
+	if len(recs) != 1 || recs[0].Action != "ClaimMasterKey" || recs[0].Actor != "admin" {
+		t.Errorf("audit trail after migrate: %+v; want the master key recorded", recs)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(other, []byte(strings.Repeat("cd", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := c.run(t, "migrate", "--data-dir", c.dir, "--master-key-file", other)
+	if r.code != 1 || !strings.Contains(r.stderr, "the schema is up to date, but the master key in "+other) {
+		t.Errorf("migrate with another key file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	absent := filepath.Join(t.TempDir(), "absent.key")
+	if r := c.run(t, "migrate", "--data-dir", c.dir, "--master-key-file", absent); r.code != 0 {
+		t.Errorf("migrate with no key file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustNotExist(t, absent, "migrate with no key file")
 }
