@@ -1,0 +1,66 @@
+package store_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"imagequota/internal/store"
+	"imagequota/internal/testkit/pgtest"
+)
+
+// TestExistsAndHasSchema: Exists tells an absent SQLite file without making
+// it; HasSchema tells a PostgreSQL database never migrated from a migrated
+// one, and MigrationStatus's empty table from a schema.
+func TestExistsAndHasSchema(t *testing.T) {
+	t.Parallel()
+	u, err := store.ParseURL("sqlite:" + filepath.Join(t.TempDir(), "data", "imagequota.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.Exists(u); ok || err != nil {
+		t.Fatalf("Exists of an absent file: %v, %v", ok, err)
+	}
+	if ok, err := store.Exists(u); ok || err != nil {
+		t.Fatalf("Exists made the file: %v, %v", ok, err)
+	}
+	db, err := store.Open(t.Context(), u.String(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := db.HasSchema(t.Context())
+	db.Close()
+	if !ok || err != nil {
+		t.Errorf("HasSchema of an opened (so migrated) SQLite store: %v, %v", ok, err)
+	}
+	if ok, err := store.Exists(u); !ok || err != nil {
+		t.Errorf("Exists of an opened SQLite store: %v, %v", ok, err)
+	}
+	dir, err := store.ParseURL("sqlite:" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Exists(dir); err == nil {
+		t.Error("Exists of a directory: no error")
+	}
+
+	pg, err := store.Open(t.Context(), pgtest.NewDatabase(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if ok, err := pg.HasSchema(t.Context()); ok || err != nil {
+		t.Fatalf("HasSchema of a new database: %v, %v", ok, err)
+	}
+	if _, err := pg.MigrationStatus(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := pg.HasSchema(t.Context()); ok || err != nil {
+		t.Errorf("HasSchema after MigrationStatus made its empty table: %v, %v", ok, err)
+	}
+	if _, err := pg.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := pg.HasSchema(t.Context()); !ok || err != nil {
+		t.Errorf("HasSchema of a migrated database: %v, %v", ok, err)
+	}
+}
