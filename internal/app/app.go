@@ -255,7 +255,8 @@ func recordDefaultMax(ctx context.Context, db *store.DB, n int, logger *slog.Log
 		return err
 	}
 	for _, l := range limits {
-		if l.AccountID == "" && l.LocationID == "" && l.MaxCount == n {
+		// One that expires is replaced by one that does not.
+		if l.AccountID == "" && l.LocationID == "" && l.MaxCount == n && l.ExpiresAt == nil {
 			return nil
 		}
 	}
