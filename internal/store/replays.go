@@ -70,9 +70,9 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		}
 		// An expired record of the same request (clocks far apart) is
 		// replaced.
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, account_id, result) VALUES (?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET action = excluded.action, account_id = excluded.account_id, result = excluded.result`),
-			key, r.Action, accountID, string(b)); err != nil {
+		if _, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, result) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET action = excluded.action, result = excluded.result`),
+			key, r.Action, string(b)); err != nil {
 			return outcome{}, err
 		}
 		// Once a second, a write also removes up to pruneLimit expired
@@ -110,19 +110,19 @@ func (db *DB) pruneDue(now time.Time) bool {
 }
 
 // replayKey is how a request is kept: its expiry, 8 bytes big-endian, then
-// 16 bytes of its digest. Keys so sort by expiry.
+// 8 bytes of its digest. Keys so sort by expiry.
 func replayKey(r quota.Replay) []byte {
 	digest, err := hex.DecodeString(r.Key)
-	if err != nil || len(digest) < 16 {
+	if err != nil || len(digest) < 8 {
 		sum := sha256.Sum256([]byte(r.Key))
 		digest = sum[:]
 	}
-	return append(expiryPrefix(r.Expires), digest[:16]...)
+	return append(expiryPrefix(r.Expires), digest[:8]...)
 }
 
 // expiryPrefix is the start of the keys that expire at t.
 func expiryPrefix(t time.Time) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(max(t.Unix(), 0)))
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(max(t.Unix(), 0)))
 }
 
 // replayExpired reports whether the request key names has expired by now.

@@ -4,13 +4,13 @@
 -- answer instead of doing the work twice; under another action, it is
 -- refused. Written in the same transaction as the change it answers.
 -- The key is the request's expiry (8 bytes, big-endian Unix seconds) and
--- then 16 bytes of its digest: records are added near one end of the index
--- and pruned from the other, and the expiry needs no column (or index) of its
--- own.
+-- then 8 bytes of its digest (among the requests of one second, a collision
+-- is out of reach): records are added near one end of the index and pruned
+-- from the other, and the expiry needs no column (or index) of its own. Rows
+-- are kept small: every write adds one.
 CREATE TABLE request_replays (
     key        BYTEA PRIMARY KEY,
     action     TEXT NOT NULL,
-    account_id TEXT NOT NULL,
     result     TEXT NOT NULL
 );
 
