@@ -40,8 +40,8 @@ const migrateLock = "imagequota/migrate"
 
 // MigrationStatus lists the engine's migrations and which are applied. It
 // takes the migration lock, so it waits for a migrate in progress and never
-// races one creating schema_migrations (on PostgreSQL two concurrent CREATE
-// TABLE IF NOT EXISTS of the same table can fail with a unique violation).
+// races one creating schema_migrations (two concurrent CREATE TABLE IF NOT
+// EXISTS of the same table can fail with a unique violation on some engines).
 func (db *DB) MigrationStatus(ctx context.Context) ([]MigrationStatus, error) {
 	got, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (map[int]bool, error) {
 		if err := tx.Lock(ctx, migrateLock); err != nil {
@@ -75,8 +75,7 @@ func (db *DB) Pending(ctx context.Context) ([]MigrationStatus, error) {
 }
 
 // Migrate applies every pending migration in one transaction that first
-// takes the engine's migration lock (on PostgreSQL a transaction-scoped
-// advisory lock), so concurrent migrates — from several replicas at once, say
+// takes the migration lock (Tx.Lock), so concurrent migrates — from several replicas at once, say
 // — apply each migration exactly once: the others wait, then find nothing to
 // do. schema_migrations is created under the lock too. A failing migration
 // applies nothing. It returns the migrations it applied.

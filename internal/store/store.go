@@ -36,8 +36,8 @@ type Options struct {
 	// Secrets seals access key passwords at rest. Without it they are kept
 	// in the clear (marked "plain:"); serve and admin always set it.
 	Secrets *secrets.Box
-	// NoWALHeader makes SQLite's read cache observe changes with PRAGMA
-	// data_version alone (see internal/store/sqlite); for measurements.
+	// NoWALHeader is passed to the SQLite engine (sqlite.Options): for
+	// measurements, its version source then never reads the WAL-index header.
 	NoWALHeader bool
 }
 
