@@ -43,6 +43,10 @@ type Client struct {
 	// A test gives the Sleep of its fake clock, so that backing off does not
 	// take seconds of real time.
 	Sleep func(ctx context.Context, d time.Duration)
+	// Service is the API called, sent as X-ZC-Service, and Path the path
+	// added to an endpoint that has none; empty means the vm service on
+	// /api/v2/vm. NewOperator sets the operator API's.
+	Service, Path string
 }
 
 // SDKBackoff is the official SDK's retry schedule for throttled requests.
@@ -109,6 +113,9 @@ func (c *Client) URL() (string, error) {
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = vmapi.Path
+		if c.Path != "" {
+			u.Path = c.Path
+		}
 	}
 	return u.String(), nil
 }
@@ -132,7 +139,11 @@ func (c *Client) Do(ctx context.Context, action string, body []byte) (*Response,
 	header := http.Header{}
 	header.Set("Content-Type", contentType)
 	header.Set("X-ZC-Action", action)
-	header.Set("X-ZC-Service", vmapi.Service)
+	service := vmapi.Service
+	if c.Service != "" {
+		service = c.Service
+	}
+	header.Set("X-ZC-Service", service)
 	header.Set("X-ZC-Sdk-Lang", "Go")
 	header.Set("X-ZC-Request-Client", "imagequota-client")
 	if c.Version != "" {
