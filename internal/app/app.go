@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"imagequota/internal/operator"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
@@ -179,6 +180,11 @@ type Config struct {
 	// server prunes it at once and then every hour until it is closed.
 	// The zero value keeps everything.
 	AuditRetention store.AuditRetention
+
+	// SweepInterval is how often the server records the ends of expired
+	// overrides (operator.Service.Sweep) until it is closed; 0 means every
+	// minute.
+	SweepInterval time.Duration
 }
 
 // auditRetentionEvery is how often a server prunes its audit trail.
@@ -186,11 +192,15 @@ const auditRetentionEvery = time.Hour
 
 // Server is an assembled server, ready to serve on a listener.
 type Server struct {
-	DB       *store.DB
-	Catalog  *quota.Catalog
-	Service  *vm.Service
-	API      *zcapi.Server
-	Registry *prometheus.Registry
+	DB      *store.DB
+	Catalog *quota.Catalog
+	Service *vm.Service
+	API     *zcapi.Server
+	// Operator is the operator service, served by OperatorAPI on its path
+	// of API's listener.
+	Operator    *operator.Service
+	OperatorAPI *zcapi.Server
+	Registry    *prometheus.Registry
 	// HTTP serves API's handler with the configured timeouts and TLS.
 	HTTP *http.Server
 
@@ -200,6 +210,9 @@ type Server struct {
 	// stopRetention stops the audit retention, and retention is closed once it stopped.
 	stopRetention context.CancelFunc
 	retention     chan struct{}
+	// stopSweep stops the expiry sweep, and swept is closed once it stopped.
+	stopSweep context.CancelFunc
+	swept     chan struct{}
 }
 
 // New assembles a server. It opens the store unless cfg.DB is set.
@@ -241,11 +254,36 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Auth: s.DB, Actions: s.Service.Actions(), Logger: cfg.Logger, Registry: s.Registry,
 		Ready: s.DB.Ping, Now: cfg.Now, RequestTimeout: cfg.RequestTimeout,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		Credentials: operator.TenantCredentials(),
 	})
+	// The operator API: on its own path of the same listener, to operator keys only.
+	s.Operator = &operator.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: quota.DefaultMaxCount, Now: cfg.Now, Logger: cfg.Logger}
+	s.OperatorAPI = zcapi.NewServer(zcapi.Config{
+		Auth: s.Operator.Auth(), Credentials: operator.Credentials(), Actions: s.Operator.Actions(),
+		Logger: cfg.Logger, Registry: s.Registry, MetricPrefix: "imagequota_operator",
+		Ready: s.DB.Ping, Now: cfg.Now, RequestTimeout: cfg.RequestTimeout,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+	})
+	s.API.Mount(s.OperatorAPI)
 	s.HTTP = s.API.HTTPServer(cfg.Timeouts)
 	s.HTTP.TLSConfig, s.tls = cfg.TLS, cfg.TLS
 	s.retainAudit(cfg.AuditRetention, logger)
+	s.sweep(cfg.SweepInterval)
 	return s, nil
+}
+
+// sweep records the ends of expired overrides on a goroutine, every
+// interval from now until Close.
+func (s *Server) sweep(interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopSweep, s.swept = cancel, make(chan struct{})
+	go func() {
+		defer close(s.swept)
+		s.Operator.SweepEvery(ctx, interval)
+	}()
 }
 
 // recordDefaultMax makes n the store's server-wide limit unless it is already.
@@ -320,6 +358,8 @@ func (s *Server) Close() error {
 		s.stopRetention()
 		<-s.retention
 	}
+	s.stopSweep()
+	<-s.swept
 	if s.ownsDB {
 		err = errors.Join(err, s.DB.Close())
 	}
