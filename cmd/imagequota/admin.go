@@ -39,6 +39,9 @@ type adminCommand struct {
 	// needs the master key; keyGenerate that it may make the key when the
 	// store has none yet. The other commands never read the key file.
 	key, keyGenerate bool
+	// local marks a command that works on the store only, not through the
+	// operator API (--server): it uses adminCtx.local.
+	local bool
 }
 
 // adminRun runs a command on the opened store.
@@ -58,11 +61,12 @@ var adminGroups = []adminGroup{
 	{"instance", "instances, which images are made from"},
 	{"audit", "the audit trail: a record of every change to the store"},
 	{"master-key", "the key that seals access key passwords at rest"},
+	{"operator", "operators, who run the service through the operator API, and their keys"},
 }
 
 // adminTable is every admin command, in the order of adminGroups.
 var adminTable = slices.Concat(accountCommands, keyCommands, tokenCommands, quotaCommands,
-	locationCommands, instanceCommands, auditCommands, masterKeyCommands)
+	locationCommands, instanceCommands, auditCommands, masterKeyCommands, operatorCommands)
 
 func findGroup(name string) (adminGroup, bool) {
 	i := slices.IndexFunc(adminGroups, func(g adminGroup) bool { return g.name == name })
@@ -83,7 +87,10 @@ func findCommand(group, verb string) *adminCommand {
 
 // adminCtx is what a command runs with.
 type adminCtx struct {
-	db     *store.DB
+	// db is the store, or the operator API with --server.
+	db adminStore
+	// local is the store itself, for the commands marked local; nil with --server.
+	local  *store.DB
 	cat    *quota.Catalog
 	out    io.Writer
 	stderr io.Writer
@@ -95,6 +102,7 @@ type adminCtx struct {
 func runAdmin(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
 	top := newConfig("admin", "", env, stdout, stderr)
 	addStoreFlags(top)
+	addServerFlags(top)
 	top.fs.Usage = func() { writeAdminUsage(top.fs.Output(), top.fs) }
 	if err := parseFlags(top.fs, args, stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -151,9 +159,10 @@ type adminFlags struct {
 
 // commandFlags makes the flag set of cmd: the store flags (defaulting to
 // those given before the command, in top), --output and the command's own.
-func (cmd *adminCommand) commandFlags(top *config, env map[string]string, stdout, stderr io.Writer) (*adminFlags, *storeFlags, *string, adminRun) {
+func (cmd *adminCommand) commandFlags(top *config, env map[string]string, stdout, stderr io.Writer) (*adminFlags, *storeFlags, *serverFlags, *string, adminRun) {
 	c := newConfig("admin "+cmd.name(), "", env, stdout, stderr)
 	sf := addStoreFlags(c)
+	srv := addServerFlags(c)
 	// Flags given before the command are the defaults of the same flags after it.
 	c.fs.VisitAll(func(f *flag.Flag) {
 		if tf := top.fs.Lookup(f.Name); tf != nil {
@@ -165,12 +174,13 @@ func (cmd *adminCommand) commandFlags(top *config, env map[string]string, stdout
 	output := f.String("output", "table", "`FORMAT` of the output: table or json")
 	run := cmd.setup(f)
 	c.fs.Usage = func() { cmd.writeUsage(c.fs.Output(), c.fs) }
-	return f, sf, output, run
+	return f, sf, srv, output, run
 }
 
-// execute parses the command's flags, checks them, opens the store and runs the command.
+// execute parses the command's flags, checks them, opens the store (or,
+// with --server, a client of the server's operator API) and runs the command.
 func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string, env map[string]string, stdout, stderr io.Writer) error {
-	f, sf, output, run := cmd.commandFlags(top, env, stdout, stderr)
+	f, sf, srv, output, run := cmd.commandFlags(top, env, stdout, stderr)
 	pos, err := f.c.Parse(args)
 	if err != nil {
 		return err
@@ -199,6 +209,18 @@ func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string
 			return fmt.Errorf("location %q is not in the catalogue (see: imagequota admin location list)", *loc)
 		}
 	}
+	a := &adminCtx{cat: cat, out: stdout, stderr: stderr, json: *output == "json", keyPath: sf.keyPath()}
+	if srv.url != "" {
+		if cmd.local {
+			return fmt.Errorf("admin %s works on the store only, not through --server: run it where the store and its master key are", cmd.name())
+		}
+		api, err := newAPIStore(srv, env)
+		if err != nil {
+			return err
+		}
+		a.db = api
+		return run(ctx, a)
+	}
 	sf.notices = stderr
 	var key *app.MasterKey
 	if cmd.key {
@@ -209,7 +231,8 @@ func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string
 		return err
 	}
 	defer db.Close()
-	return run(ctx, &adminCtx{db: db, cat: cat, out: stdout, stderr: stderr, json: *output == "json", keyPath: sf.keyPath()})
+	a.db, a.local = localStore{db}, db
+	return run(ctx, a)
 }
 
 // String declares a string flag. A word of help in backquotes names its

@@ -14,6 +14,8 @@ var auditCommands = []adminCommand{
 	{
 		group: "audit", verb: "list", synopsis: "[--account ID] [--since RFC3339] [--limit N]",
 		summary: "every change, oldest first, with its actor and request id",
+		details: `Listing first records the end of every override past its expiry
+(OverrideExpired), as the server does every minute.`,
 		setup: func(f *adminFlags) adminRun {
 			account := f.String("account", "", "account `ID` (omit for every account)")
 			since := f.String("since", "", "only records at or after this `TIME` (RFC 3339)")
@@ -45,7 +47,7 @@ var auditCommands = []adminCommand{
 		},
 	},
 	{
-		group: "audit", verb: "prune", synopsis: "--older-than AGE [--keep N] [--dry-run]",
+		group: "audit", verb: "prune", synopsis: "--older-than AGE [--keep N] [--dry-run]", local: true,
 		summary: "remove old audit records; one PruneAudit record says how many",
 		details: `AGE is a number of days (400d) or a duration (36h). A record is removed
 when it is older than AGE or, with --keep, older than the newest N changes
@@ -70,11 +72,11 @@ meanwhile, and the PruneAudit record is kept up to date in each of them.`,
 				var n int
 				if *dryRun {
 					var err error
-					if n, err = a.db.CountAuditPrune(ctx, p); err != nil {
+					if n, err = a.local.CountAuditPrune(ctx, p); err != nil {
 						return err
 					}
 				} else {
-					res, err := a.db.PruneAudit(ctx, p, quota.AdminActor)
+					res, err := a.local.PruneAudit(ctx, p, quota.AdminActor)
 					if err != nil {
 						return err
 					}
@@ -102,8 +104,8 @@ meanwhile, and the PruneAudit record is kept up to date in each of them.`,
 
 var masterKeyCommands = []adminCommand{
 	{
-		group: "master-key", verb: "rotate", synopsis: "--new-key-file F", key: true,
-		summary: "re-seal every access key password under the key in F",
+		group: "master-key", verb: "rotate", synopsis: "--new-key-file F", key: true, local: true,
+		summary: "re-seal every access key password (tenants' and operators') under the key in F",
 		details: `F is generated (mode 0600) when it does not exist. Every password is
 re-sealed in one transaction; then make F the --master-key-file of every
 server and admin command, and restart the servers.`,
@@ -117,7 +119,7 @@ server and admin command, and restart the servers.`,
 				if created {
 					fmt.Fprintf(a.stderr, "Generated a new master key in %s (mode 0600).\n", *newKeyFile)
 				}
-				n, err := a.db.RotateSecrets(ctx, next, quota.AdminActor)
+				n, err := a.local.RotateSecrets(ctx, next, quota.AdminActor)
 				if err != nil {
 					return err
 				}

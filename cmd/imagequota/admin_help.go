@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 )
 
-const adminSynopsis = "imagequota admin [--data-dir DIR | --db URL]"
+const adminSynopsis = "imagequota admin [--data-dir DIR | --db URL | --server URL]"
 
 const adminFooter = `The commands work on a store that exists: "imagequota migrate" creates one
 (and "imagequota serve" creates the default ./data on its first start). Only
@@ -18,6 +18,12 @@ Every command takes --output table|json (default table) and --help.
 "imagequota admin GROUP --help" lists a group's commands, and
 "imagequota admin GROUP COMMAND --help" shows a command's flags.
 
+With --server URL (and an operator key in IMAGEQUOTA_OPERATOR_KEY_ID and
+IMAGEQUOTA_OPERATOR_KEY_SECRET) a command runs through the operator API of
+that server instead, with the same output; it needs no database URL or
+master key. audit prune, master-key rotate and the operator commands work
+on the store only.
+
 Exit status: 0 on success; 2 when the command line cannot be parsed (an
 unknown command or flag, a flag value of the wrong type); 1 for every other
 failure (a missing or wrong value, a refusal of the store).
@@ -26,7 +32,7 @@ failure (a missing or wrong value, a refusal of the store).
 // writeAdminUsage writes the help of imagequota admin: every command, then
 // the store flags of fs.
 func writeAdminUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "imagequota admin: manage the store directly (also while a server runs on it).\n\nUsage: %s COMMAND [flags]\n\nCommands:\n", adminSynopsis)
+	fmt.Fprintf(w, "imagequota admin: manage the store directly (also while a server runs on it), or through a server's operator API.\n\nUsage: %s COMMAND [flags]\n\nCommands:\n", adminSynopsis)
 	writeCommandList(w, "")
 	fmt.Fprint(w, "\n", adminFooter)
 	writeStoreFlags(w, fs, "before or after the command")
@@ -129,13 +135,14 @@ func writeFlags(w io.Writer, fs *flag.FlagSet, keep func(name string) bool) {
 // storeFlagValues names the values of the store flags in the help, whose
 // own help names none.
 var storeFlagValues = map[string]string{
-	"data-dir": "DIR", "db": "URL", "catalog": "FILE", "master-key-file": "FILE", "db-max-conns": "N",
+	"data-dir": "DIR", "db": "URL", "catalog": "FILE", "master-key-file": "FILE", "db-max-conns": "N", "server": "URL",
 }
 
 // storeFlagNames returns the names of the flags addStoreFlags declares.
 func storeFlagNames() map[string]bool {
 	c := newConfig("store", "", nil, io.Discard, io.Discard)
 	addStoreFlags(c)
+	addServerFlags(c)
 	names := map[string]bool{}
 	c.fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
 	return names
@@ -154,7 +161,7 @@ func adminHelp(top *config, args []string, env map[string]string, stdout, stderr
 	}
 	if ok && len(args) == 2 {
 		if cmd := findCommand(g.name, args[1]); cmd != nil {
-			f, _, _, _ := cmd.commandFlags(top, env, stdout, stderr)
+			f, _, _, _, _ := cmd.commandFlags(top, env, stdout, stderr)
 			cmd.writeUsage(stdout, f.c.fs)
 			return nil
 		}

@@ -21,10 +21,10 @@ func TestAdminCommandHelp(t *testing.T) {
 		if r.code != 0 || r.stderr != "" {
 			t.Fatalf("%s --help: exit %d\nstderr: %s", cmd.name(), r.code, r.stderr)
 		}
-		if !strings.Contains(r.stdout, "Usage: imagequota admin [--data-dir DIR | --db URL] "+cmd.name()) || !strings.Contains(r.stdout, cmd.summary) {
+		if !strings.Contains(r.stdout, "Usage: imagequota admin [--data-dir DIR | --db URL | --server URL] "+cmd.name()) || !strings.Contains(r.stdout, cmd.summary) {
 			t.Errorf("%s --help lacks its usage line or summary:\n%s", cmd.name(), r.stdout)
 		}
-		f, _, _, _ := cmd.commandFlags(newConfig("admin", "", nil, io.Discard, io.Discard), nil, io.Discard, io.Discard)
+		f, _, _, _, _ := cmd.commandFlags(newConfig("admin", "", nil, io.Discard, io.Discard), nil, io.Discard, io.Discard)
 		f.c.fs.VisitAll(func(fl *flag.Flag) {
 			if !strings.Contains(r.stdout, "\n  --"+fl.Name+" ") {
 				t.Errorf("%s --help does not show --%s:\n%s", cmd.name(), fl.Name, r.stdout)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"imagequota/internal/quota"
 )
@@ -16,9 +17,14 @@ records it at start, as quota set --max N does.`
 
 var quotaCommands = []adminCommand{
 	{
-		group: "quota", verb: "set", synopsis: "[--account ID] [--location LOC] --max N",
-		summary: "set the limit of a scope",
+		group: "quota", verb: "set", synopsis: "[--account ID] [--location LOC] --max N [--expires-at TIME | --expires-in DURATION] [--reason TEXT]",
+		summary: "set the limit of a scope, for good or until an expiry",
 		details: quotaScopeHelp + `
+
+With --expires-at (RFC 3339) or --expires-in, the limit stops applying at
+that instant, on every replica at once; the limit below it applies again,
+and the end is recorded in the audit trail (OverrideExpired). --reason
+says why it was set.
 
 A limit below the current count is allowed: the command warns about every
 account and location where it is the limit in effect and the count is over it
@@ -28,13 +34,33 @@ refused until enough are deleted.`,
 			account := f.String("account", "", "account `ID` (omit for every account)")
 			location := f.Location("location `LOC` (omit for every location)", false)
 			maxCount := f.Int("max", 0, fmt.Sprintf("the limit, `N` from 0 to %d (required)", quota.MaxLimit))
+			expiresAt := f.String("expires-at", "", "the `TIME` the limit stops applying (RFC 3339, like 2026-12-01T10:00:00Z)")
+			expiresIn := f.Duration("expires-in", 0, "how long the limit applies, a `DURATION` like 72h (instead of --expires-at)")
+			reason := f.String("reason", "", "why the limit is set (`TEXT`, at most 255 characters)")
+			var ends *time.Time
 			f.Check(func() {
 				if !f.IsSet("max") {
 					f.Problem("--max is required (0-%d)", quota.MaxLimit)
 				}
+				switch {
+				case *expiresAt != "" && *expiresIn != 0:
+					f.Problem("give --expires-at or --expires-in, not both")
+				case *expiresAt != "":
+					t, err := time.Parse(time.RFC3339, *expiresAt)
+					if err != nil {
+						f.Problem("--expires-at %q is not an RFC 3339 time like 2026-12-01T10:00:00Z", *expiresAt)
+					}
+					ends = &t
+				case *expiresIn < 0:
+					f.Problem("--expires-in must be positive")
+				case *expiresIn > 0:
+					t := time.Now().Add(*expiresIn)
+					ends = &t
+				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
-				prev, err := a.db.SetLimit(ctx, quota.LimitOverride{AccountID: *account, LocationID: *location, MaxCount: *maxCount}, quota.AdminActor)
+				o := quota.LimitOverride{AccountID: *account, LocationID: *location, MaxCount: *maxCount, ExpiresAt: ends, Reason: *reason}
+				prev, over, err := a.db.SetLimitWarn(ctx, o)
 				// The store checks the range of a limit; say it in terms of the flag.
 				if e, ok := quota.AsError(err); ok && (e.Code == quota.CodeLessMinimum || e.Code == quota.CodeExceedMaximum) {
 					return f.Fail("--max must be 0-%d; it is %d", quota.MaxLimit, *maxCount)
@@ -42,12 +68,14 @@ refused until enough are deleted.`,
 				if err != nil {
 					return err
 				}
-				warnings, err := a.overLimit(ctx, *account, *location, *maxCount)
-				if err != nil {
-					return err
+				warnings := []excess{}
+				for _, x := range over {
+					warnings = append(warnings, excess{x.AccountID, x.LocationID, x.Count, x.MaxCount, x.Excess()})
+					fmt.Fprintf(a.stderr, "warning: %s\n", x)
 				}
-				return a.print(map[string]any{"accountId": *account, "location": *location, "maxCount": *maxCount, "previous": prev, "overLimit": warnings},
-					[]string{"SCOPE", "MAX COUNT", "PREVIOUS"}, [][]string{{scopeName(*account, *location), fmt.Sprint(*maxCount), intOrDash(prev)}})
+				return a.print(map[string]any{"accountId": *account, "location": *location, "maxCount": *maxCount, "expiresAt": timeOrNil(ends),
+					"reason": *reason, "previous": prev, "overLimit": warnings},
+					[]string{"SCOPE", "MAX COUNT", "EXPIRES AT", "PREVIOUS"}, [][]string{{scopeName(*account, *location), fmt.Sprint(*maxCount), timeOrDash(ends), intOrDash(prev)}})
 			}
 		},
 	},
@@ -87,7 +115,9 @@ server-wide limit, which serve --default-max-count records) or server-default
 		},
 	},
 	{
-		group: "quota", verb: "list", summary: "every limit that is set",
+		group: "quota", verb: "list", summary: "every limit in effect, with its expiry and reason",
+		details: `Listing first records the end of every limit past its expiry
+(OverrideExpired in the audit trail); those are not listed.`,
 		setup: func(f *adminFlags) adminRun {
 			return func(ctx context.Context, a *adminCtx) error {
 				ls, err := a.db.ListLimits(ctx)
@@ -96,9 +126,9 @@ server-wide limit, which serve --default-max-count records) or server-default
 				}
 				rows := [][]string{}
 				for _, l := range ls {
-					rows = append(rows, []string{orStar(l.AccountID), orStar(l.LocationID), fmt.Sprint(l.MaxCount)})
+					rows = append(rows, []string{orStar(l.AccountID), orStar(l.LocationID), fmt.Sprint(l.MaxCount), timeOrDash(l.ExpiresAt), orDash(l.Reason)})
 				}
-				return a.print(ls, []string{"ACCOUNT", "LOCATION", "MAX COUNT"}, rows)
+				return a.print(ls, []string{"ACCOUNT", "LOCATION", "MAX COUNT", "EXPIRES AT", "REASON"}, rows)
 			}
 		},
 	},
@@ -111,39 +141,6 @@ type excess struct {
 	Count    int    `json:"count"`
 	MaxCount int    `json:"maxCount"`
 	Excess   int    `json:"excess"`
-}
-
-// usagePage is how many (account, location) pairs overLimit reads at a time.
-const usagePage = 1000
-
-// overLimit warns about, and returns, every (account, location) where the
-// limit of the scope (account, location), just set to maxCount, is the one
-// in effect and the count is over it. Only pairs with more than maxCount
-// images can be, so only those are read, a page at a time.
-func (a *adminCtx) overLimit(ctx context.Context, account, location string, maxCount int) ([]excess, error) {
-	warnings := []excess{}
-	f := quota.UsageFilter{AccountID: account, LocationID: location, MinCount: maxCount + 1, Limit: usagePage}
-	for {
-		page, err := a.db.ListUsage(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range page {
-			eff := quota.EffectiveLimit(u.Overrides, u.AccountID, u.LocationID, quota.DefaultMaxCount)
-			if !eff.From(account, location) || u.Count <= eff.MaxCount {
-				continue
-			}
-			n, m := u.Count, eff.MaxCount
-			warnings = append(warnings, excess{u.AccountID, u.LocationID, n, m, n - m})
-			fmt.Fprintf(a.stderr, "warning: account %s has %d images in %s, %d over the limit of %d; creating images there is refused until %d are deleted\n",
-				u.AccountID, n, u.LocationID, n-m, m, n-m+1)
-		}
-		if len(page) < f.Limit {
-			return warnings, nil
-		}
-		last := page[len(page)-1]
-		f.AfterAccountID, f.AfterLocationID = last.AccountID, last.LocationID
-	}
 }
 
 // quotaShow prints the limit in effect, its source and the count for every
@@ -198,4 +195,25 @@ var locationCommands = []adminCommand{
 			}
 		},
 	},
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -88,11 +88,11 @@ func TestAdminJSONOutput(t *testing.T) {
 				t.Errorf("expiresAt %s is not an hour from now", v.ExpiresAt)
 			}
 		}},
-		{"quota set pair", []string{"quota", "set", "--account", a, "--location", "jp-tokyo-1a", "--max", "4"}, []string{"accountId", "location", "maxCount", "overLimit", "previous"}, wantField("maxCount", 4.0)},
-		{"quota set account", []string{"quota", "set", "--account", a, "--max", "8"}, []string{"accountId", "location", "maxCount", "overLimit", "previous"}, wantField("previous", nil)},
-		{"quota set location", []string{"quota", "set", "--location", "jp-tokyo-1a", "--max", "6"}, []string{"accountId", "location", "maxCount", "overLimit", "previous"}, wantField("location", "jp-tokyo-1a")},
-		{"quota set default", []string{"quota", "set", "--max", "7"}, []string{"accountId", "location", "maxCount", "overLimit", "previous"}, wantField("accountId", "")},
-		{"quota set again", []string{"quota", "set", "--max", "9"}, []string{"accountId", "location", "maxCount", "overLimit", "previous"}, wantField("previous", 7.0)},
+		{"quota set pair", []string{"quota", "set", "--account", a, "--location", "jp-tokyo-1a", "--max", "4"}, []string{"accountId", "expiresAt", "location", "maxCount", "overLimit", "previous", "reason"}, wantField("maxCount", 4.0)},
+		{"quota set account", []string{"quota", "set", "--account", a, "--max", "8"}, []string{"accountId", "expiresAt", "location", "maxCount", "overLimit", "previous", "reason"}, wantField("previous", nil)},
+		{"quota set location", []string{"quota", "set", "--location", "jp-tokyo-1a", "--max", "6"}, []string{"accountId", "expiresAt", "location", "maxCount", "overLimit", "previous", "reason"}, wantField("location", "jp-tokyo-1a")},
+		{"quota set default", []string{"quota", "set", "--max", "7"}, []string{"accountId", "expiresAt", "location", "maxCount", "overLimit", "previous", "reason"}, wantField("accountId", "")},
+		{"quota set again", []string{"quota", "set", "--max", "9"}, []string{"accountId", "expiresAt", "location", "maxCount", "overLimit", "previous", "reason"}, wantField("previous", 7.0)},
 		{"quota list", []string{"quota", "list"}, []string{"accountId", "locationId", "maxCount"}, func(t *testing.T, raw json.RawMessage) {
 			var v []quota.LimitOverride
 			mustUnmarshal(t, raw, &v)
@@ -216,9 +216,9 @@ func TestAdminTableOutput(t *testing.T) {
 		{"key disable", []string{"key", "disable", f.key}, []string{"ACCESS KEY ID", "STATE"}, []string{f.key, "disabled"}},
 		{"key enable", []string{"key", "enable", f.key}, []string{"ACCESS KEY ID", "STATE"}, []string{f.key, "enabled"}},
 		{"token create", []string{"token", "create", "--account", a}, []string{"TOKEN", "EXPIRES AT"}, []string{"zqt_"}},
-		{"quota set", []string{"quota", "set", "--location", "jp-tokyo-1a", "--max", "6"}, []string{"SCOPE", "MAX COUNT", "PREVIOUS"}, []string{"location jp-tokyo-1a", "6", "-"}},
-		{"quota set pair", []string{"quota", "set", "--account", a, "--location", "hk-hongkong-1a", "--max", "2"}, []string{"SCOPE", "MAX COUNT", "PREVIOUS"}, []string{"account " + a + " in hk-hongkong-1a", "2", "3"}},
-		{"quota list", []string{"quota", "list"}, []string{"ACCOUNT", "LOCATION", "MAX COUNT"}, []string{"*", "jp-tokyo-1a", a, "hk-hongkong-1a"}},
+		{"quota set", []string{"quota", "set", "--location", "jp-tokyo-1a", "--max", "6"}, []string{"SCOPE", "MAX COUNT", "EXPIRES AT", "PREVIOUS"}, []string{"location jp-tokyo-1a", "6", "-"}},
+		{"quota set pair", []string{"quota", "set", "--account", a, "--location", "hk-hongkong-1a", "--max", "2"}, []string{"SCOPE", "MAX COUNT", "EXPIRES AT", "PREVIOUS"}, []string{"account " + a + " in hk-hongkong-1a", "2", "3"}},
+		{"quota list", []string{"quota", "list"}, []string{"ACCOUNT", "LOCATION", "MAX COUNT", "EXPIRES AT", "REASON"}, []string{"*", "jp-tokyo-1a", a, "hk-hongkong-1a"}},
 		{"quota show", []string{"quota", "show", "--account", a}, []string{"LOCATION", "COUNT", "MAX COUNT", "SOURCE"}, []string{"hk-hongkong-1a", "account+location", "location", "server-default"}},
 		{"quota unset", []string{"quota", "unset", "--location", "jp-tokyo-1a"}, []string{"SCOPE", "REMOVED", "PREVIOUS"}, []string{"location jp-tokyo-1a", "true", "6"}},
 		{"location list", []string{"location", "list"}, []string{"LOCATION", "NAME", "STATE"}, []string{"hk-hongkong-1a", "Hong Kong", "enabled"}},
