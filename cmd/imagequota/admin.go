@@ -205,7 +205,8 @@ func (cmd *adminCommand) execute(ctx context.Context, top *config, args []string
 		return err
 	}
 	for _, loc := range f.locations {
-		if _, ok := cat.Lookup(*loc); *loc != "" && !ok {
+		// Through --server, the server checks its own catalogue.
+		if _, ok := cat.Lookup(*loc); *loc != "" && !ok && srv.url == "" {
 			return fmt.Errorf("location %q is not in the catalogue (see: imagequota admin location list)", *loc)
 		}
 	}
