@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"imagequota/client"
+	"imagequota/internal/testkit"
+	"imagequota/vmapi"
+)
+
+// binRun runs the imagequota binary with env and args, bounded by a minute.
+func binRun(t *testing.T, env []string, args ...string) pgResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testkit.Binary(t), args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := pgResult{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("imagequota %v: %v", args, err)
+	}
+	return r
+}
+
+// TestAdminServerMatchesLocal runs the admin commands against a running
+// server's operator API (admin --server, with no store, database URL or
+// master key) and on its store directly: the same output, the same errors.
+func TestAdminServerMatchesLocal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := pgCleanEnv()
+	local := func(args ...string) pgResult {
+		t.Helper()
+		return binRun(t, env, append([]string{"admin", "--data-dir", dir}, args...)...)
+	}
+	decode := func(r pgResult, what string, out any) {
+		t.Helper()
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", what, r.code, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
+			t.Fatalf("%s printed %q: %v", what, r.stdout, err)
+		}
+	}
+	var op, ro struct{ OperatorID, AccessKeyID, AccessKeyPassword, Role string }
+	decode(local("operator", "create", "--name", "ops", "--role", "admin", "--output", "json"), "operator create", &op)
+	decode(local("operator", "create", "--name", "auditor", "--role", "readonly", "--output", "json"), "operator create", &ro)
+	if !strings.HasPrefix(op.AccessKeyID, "OPK") || op.AccessKeyPassword == "" || op.Role != "admin" || !strings.HasPrefix(op.OperatorID, "opr-") {
+		t.Fatalf("operator create printed %+v", op)
+	}
+	srv := startBinServer(t, env, []string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--image-build-time", "0"}, time.Minute)
+
+	// The operator's machine: no store, no master key; only the server and a key.
+	nowhere := filepath.Join(t.TempDir(), "no-store-here")
+	opEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"IMAGEQUOTA_OPERATOR_KEY_ID=" + op.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + op.AccessKeyPassword}
+	remoteAs := func(env []string, args ...string) pgResult {
+		t.Helper()
+		return binRun(t, env, append([]string{"admin", "--server", srv.URL, "--data-dir", nowhere}, args...)...)
+	}
+	remote := func(args ...string) pgResult { t.Helper(); return remoteAs(opEnv, args...) }
+
+	// Writes through the API print what they print on the store.
+	var acct, acct2 struct{ AccountID, Name string }
+	decode(remote("account", "create", "--name", "acme", "--output", "json"), "remote account create", &acct)
+	decode(local("account", "create", "--name", "beta", "--output", "json"), "local account create", &acct2)
+	var key struct{ AccessKeyID, AccessKeyPassword, AccountID string }
+	decode(remote("key", "create", "--account", acct.AccountID, "--output", "json"), "remote key create", &key)
+	var inst struct{ InstanceID, AccountID, Location string }
+	decode(remote("instance", "create", "--account", acct.AccountID, "--location", "jp-tokyo-1a", "--output", "json"), "remote instance create", &inst)
+	if acct.Name != "acme" || key.AccountID != acct.AccountID || inst.Location != "jp-tokyo-1a" || !strings.HasPrefix(inst.InstanceID, "ins-") {
+		t.Fatalf("remote writes printed %+v %+v %+v", acct, key, inst)
+	}
+	if r := remote("token", "create", "--account", acct.AccountID, "--ttl", "2h", "--output", "json"); r.code != 0 || !strings.Contains(r.stdout, `"token"`) {
+		t.Fatalf("remote token create: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	tenant := client.New(srv.URL, key.AccessKeyID, key.AccessKeyPassword)
+	for _, name := range []string{"one", "two", "three"} {
+		if _, err := tenant.CreateImage(t.Context(), &vmapi.CreateImageRequest{InstanceID: &inst.InstanceID, ImageName: client.String(name)}); err != nil {
+			t.Fatalf("the tenant's CreateImage with the key made through the server: %v", err)
+		}
+	}
+	// quota set below the count warns the same way, local or remote.
+	set := []string{"quota", "set", "--account", acct.AccountID, "--location", "jp-tokyo-1a", "--max", "1", "--reason", "trial", "--expires-at", "2099-01-01T00:00:00Z", "--output", "json"}
+	l, r := local(set...), remote(set...)
+	var ls, rs map[string]any
+	decode(l, "local quota set", &ls)
+	decode(r, "remote quota set", &rs)
+	if rs["previous"] != 1.0 || ls["previous"] != nil {
+		t.Fatalf("previous: local %v, remote %v", ls["previous"], rs["previous"])
+	}
+	delete(ls, "previous")
+	delete(rs, "previous")
+	if !reflect.DeepEqual(ls, rs) || l.stderr != r.stderr || !strings.Contains(r.stderr, "warning: account "+acct.AccountID+" has 3 images") {
+		t.Fatalf("quota set: local %v (stderr %q), remote %v (stderr %q)", ls, l.stderr, rs, r.stderr)
+	}
+
+	// Reads print the same, as JSON and as tables.
+	for _, args := range [][]string{
+		{"account", "list"}, {"key", "list", "--account", acct.AccountID}, {"quota", "list"}, {"quota", "show", "--account", acct.AccountID},
+		{"instance", "list"}, {"instance", "list", "--account", acct.AccountID}, {"audit", "list", "--account", acct.AccountID}, {"location", "list"},
+	} {
+		for _, out := range []string{"json", "table"} {
+			a := append(append([]string{}, args...), "--output", out)
+			l, r := local(a...), remote(a...)
+			if l.code != 0 || r.code != 0 || l.stdout != r.stdout {
+				t.Errorf("admin %s: local (exit %d)\n%s%s\nremote (exit %d)\n%s%s", strings.Join(a, " "), l.code, l.stdout, l.stderr, r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	// So do refusals.
+	for _, args := range [][]string{
+		{"account", "disable", "acc-nobody"}, {"key", "disable", "AKNOBODY"}, {"instance", "delete", "ins-nobody"},
+		{"quota", "show", "--account", "acc-nobody"}, {"quota", "set", "--account", acct.AccountID, "--max", "-1"},
+	} {
+		l, r := local(args...), remote(args...)
+		if l.code != 1 || r.code != 1 || l.stderr != r.stderr {
+			t.Errorf("admin %s: local exit %d %q, remote exit %d %q", strings.Join(args, " "), l.code, l.stderr, r.code, r.stderr)
+		}
+	}
+	// The audit trail names the operator as the actor of the remote writes.
+	var recs []struct{ Action, Actor string }
+	decode(local("audit", "list", "--account", acct.AccountID, "--output", "json"), "audit list", &recs)
+	if len(recs) == 0 || recs[0].Action != "CreateAccount" || recs[0].Actor != "operator:"+op.OperatorID {
+		t.Fatalf("audit records %+v; want CreateAccount by operator:%s first", recs, op.OperatorID)
+	}
+	if _, err := os.Stat(nowhere); !os.IsNotExist(err) {
+		t.Fatalf("admin --server touched the local data directory: %v", err)
+	}
+
+	// What --server cannot do, or may not.
+	if r := remote("audit", "prune", "--older-than", "1d"); r.code != 1 || !strings.Contains(r.stderr, "store only") {
+		t.Errorf("audit prune --server: exit %d %q", r.code, r.stderr)
+	}
+	if r := remote("operator", "list"); r.code != 1 || !strings.Contains(r.stderr, "store only") {
+		t.Errorf("operator list --server: exit %d %q", r.code, r.stderr)
+	}
+	if r := remoteAs([]string{"PATH=" + os.Getenv("PATH")}, "account", "list"); r.code != 1 || !strings.Contains(r.stderr, "IMAGEQUOTA_OPERATOR_KEY_ID") {
+		t.Errorf("--server without a key: exit %d %q", r.code, r.stderr)
+	}
+	roEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + ro.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + ro.AccessKeyPassword}
+	if r := remoteAs(roEnv, "account", "list"); r.code != 0 {
+		t.Errorf("readonly account list: exit %d %q", r.code, r.stderr)
+	}
+	if r := remoteAs(roEnv, "account", "create", "--name", "x"); r.code != 1 || !strings.Contains(r.stderr, "AUTHFAILURE_UNAUTHORIZED_OPERATION") {
+		t.Errorf("readonly account create: exit %d %q", r.code, r.stderr)
+	}
+	tenantEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + key.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + key.AccessKeyPassword}
+	if r := remoteAs(tenantEnv, "account", "list"); r.code != 1 || !strings.Contains(r.stderr, "AUTHFAILURE_UNAUTHORIZED_OPERATION") {
+		t.Errorf("a tenant key as the operator key: exit %d %q", r.code, r.stderr)
+	}
+}
