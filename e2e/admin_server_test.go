@@ -56,6 +56,9 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 			t.Fatalf("%s printed %q: %v", what, r.stdout, err)
 		}
 	}
+	if r := binRun(t, env, "migrate", "--data-dir", dir); r.code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
+	}
 	var op, ro struct{ OperatorID, AccessKeyID, AccessKeyPassword, Role string }
 	decode(local("operator", "create", "--name", "ops", "--role", "admin", "--output", "json"), "operator create", &op)
 	decode(local("operator", "create", "--name", "auditor", "--role", "readonly", "--output", "json"), "operator create", &ro)

@@ -249,7 +249,7 @@ func runOperatorExpiry(t *testing.T, dbURL string) {
 	if err != nil || len(usage.DataSet) != 1 || usage.DataSet[0].MaxCount != 2 || usage.DataSet[0].Count != 4 || usage.DataSet[0].ExpiresAt != nil {
 		t.Fatalf("DescribeImageQuotaUsage at the expiry = %+v, %v", usage, err)
 	}
-	ovs, err = op.DescribeImageQuotaOverrides(ctx, &operatorapi.DescribeImageQuotaOverridesRequest{})
+	ovs, err = op.DescribeImageQuotaOverrides(ctx, &operatorapi.DescribeImageQuotaOverridesRequest{AccountID: &tenant.ID})
 	if err != nil || ovs.TotalCount != 0 {
 		t.Fatalf("DescribeImageQuotaOverrides after the expiry = %+v, %v", ovs, err)
 	}
