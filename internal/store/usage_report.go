@@ -1,9 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"math"
+	"slices"
 	"strings"
 
 	"imagequota/internal/quota"
@@ -106,33 +107,36 @@ func (db *DB) ListUsage(ctx context.Context, f quota.UsageFilter) ([]quota.Locat
 	return out, wrap("list usage", db.e.Interpret(rows.Err()))
 }
 
-// usageReportSQL reads one page of the (account, location) pairs that have
-// images, filtered, with the limit in effect (mx: the most specific override
-// that applies now, else the server default), ordered, and with the number
-// of pairs selected before paging (COUNT(*) OVER ()). The filters and the
-// order are spliced in at the markers.
-var usageReportSQL = `SELECT account_id, location_id, n, m1, e1, m2, e2, m3, e3, m4, e4, COUNT(*) OVER () FROM (
-	SELECT u.account_id, u.location_id, u.n,
-		l1.max_count AS m1, l1.expires_at AS e1, l2.max_count AS m2, l2.expires_at AS e2,
-		l3.max_count AS m3, l3.expires_at AS e3, l4.max_count AS m4, l4.expires_at AS e4,
-		COALESCE(l1.max_count, l2.max_count, l3.max_count, l4.max_count, ?) AS mx
-	FROM (SELECT account_id, location_id, COUNT(*) AS n FROM images WHERE 1 = 1/*filters*/
-		GROUP BY account_id, location_id) u` + overrideJoins + `
-	) r/*where*/
-	ORDER BY /*order*/
-	LIMIT ? OFFSET ?`
+// usageReportSQL reads, in one statement, the overrides in effect at the
+// instant of its first argument, then the (account, location) pairs that
+// have images with their counts; the filters and the bound on the count
+// are spliced in at the markers. Which overrides apply to a pair, and so
+// its limit and its place in the order, is worked out from these rows:
+// resolving each pair's limit in SQL takes four lookups per pair, and the
+// pairs are many (every account with images, in every location it has
+// some) while the overrides are few.
+const usageReportSQL = `SELECT 1, account_id, location_id, max_count, COALESCE(expires_at, 0) FROM limits
+	WHERE expires_at IS NULL OR expires_at > ?
+	UNION ALL
+	SELECT 0, account_id, location_id, COUNT(*), 0 FROM images WHERE 1 = 1/*filters*/
+	GROUP BY account_id, location_id/*having*/`
 
-// utilizationOrder orders by count over limit, highest first; a limit of 0
-// (with images: over it however few) first of all.
-const utilizationOrder = `CASE WHEN mx = 0 THEN 1 ELSE 0 END DESC,
-	CASE WHEN mx = 0 THEN 0 ELSE CAST(n AS DOUBLE PRECISION) / mx END DESC, account_id, location_id`
+// usageReportBound keeps only the pairs that can reach a minimum
+// utilization (its first argument) under the lowest limit any pair can
+// have: the lowest override in effect (at the second argument), or the
+// server default (the third).
+const usageReportBound = `
+	HAVING COUNT(*) >= CAST(? AS DOUBLE PRECISION) * (SELECT MIN(m) FROM (
+		SELECT max_count AS m FROM limits WHERE expires_at IS NULL OR expires_at > ?
+		UNION ALL SELECT ?) b)`
 
 // UsageReport returns, in one statement, a page of the (account, location)
 // pairs that have images, selected and ordered as f says, each with the
 // limit in effect there and where it comes from, and how many pairs are
 // selected in all.
 func (db *DB) UsageReport(ctx context.Context, f quota.UsageReportFilter) ([]quota.UsageReportRow, int, error) {
-	args := []any{f.DefaultMax}
+	now := micros(db.now())
+	args := []any{now}
 	var filters strings.Builder
 	if len(f.AccountIDs) > 0 {
 		filters.WriteString(` AND account_id IN (` + placeholders(len(f.AccountIDs)) + `)`)
@@ -142,50 +146,119 @@ func (db *DB) UsageReport(ctx context.Context, f quota.UsageReportFilter) ([]quo
 		filters.WriteString(` AND location_id IN (` + placeholders(len(f.LocationIDs)) + `)`)
 		args = append(args, anySlice(f.LocationIDs)...)
 	}
-	args = append(args, nows(micros(db.now()))...)
-	where := ""
+	having := ""
 	if f.MinUtilization > 0 {
-		// count >= min * limit; a limit of 0 is exceeded by any image.
-		where = ` WHERE n >= CAST(? AS DOUBLE PRECISION) * mx`
-		args = append(args, f.MinUtilization)
+		having = usageReportBound
+		args = append(args, f.MinUtilization, now, f.DefaultMax)
 	}
-	order := utilizationOrder
-	if f.OrderBy == quota.OrderByAccountID {
-		order = `account_id, location_id`
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = math.MaxInt32 // every pair: no store holds more
-	}
-	args = append(args, limit, max(f.Offset, 0))
-	q := strings.NewReplacer("/*filters*/", filters.String(), "/*where*/", where, "/*order*/", order).Replace(usageReportSQL)
+	q := strings.NewReplacer("/*filters*/", filters.String(), "/*having*/", having).Replace(usageReportSQL)
 	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
 	if err != nil {
 		return nil, 0, wrap("usage report", db.e.Interpret(err))
 	}
 	defer rows.Close()
-	out := []quota.UsageReportRow{}
-	total := 0
+	overrides := map[[2]string]quota.LimitOverride{}
+	type pair struct {
+		account, location string
+		n                 int
+	}
+	var pairs []pair
 	for rows.Next() {
-		var r quota.UsageReportRow
-		var n, all int64
-		var ov overrideScan
-		if err := rows.Scan(append(append([]any{&r.AccountID, &r.LocationID, &n}, ov.dest()...), &all)...); err != nil {
+		var kind int
+		var p pair
+		var n, exp int64
+		if err := rows.Scan(&kind, &p.account, &p.location, &n, &exp); err != nil {
 			return nil, 0, wrap("usage report", err)
 		}
-		r.Count, total = int(n), int(all)
-		r.Effective = quota.EffectiveLimit(ov.overrides(r.AccountID, r.LocationID), r.AccountID, r.LocationID, f.DefaultMax)
-		out = append(out, r)
+		if kind == 1 {
+			overrides[[2]string{p.account, p.location}] = quota.LimitOverride{AccountID: p.account, LocationID: p.location, MaxCount: int(n),
+				ExpiresAt: expiry(sql.NullInt64{Int64: exp, Valid: true})}
+			continue
+		}
+		p.n = int(n)
+		pairs = append(pairs, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, wrap("usage report", db.e.Interpret(err))
 	}
-	if len(out) == 0 && f.Offset > 0 {
-		// A page past the end: the window had no row to count on, so the
-		// first pair's row says how many there are.
-		f.Offset, f.Limit = 0, 1
-		_, total, err := db.UsageReport(ctx, f)
-		return out, total, err
+	sel := make([]quota.UsageReportRow, 0, len(pairs))
+	var ovs []quota.LimitOverride
+	for _, p := range pairs {
+		ovs = ovs[:0]
+		for _, scope := range [4][2]string{{p.account, p.location}, {p.account, ""}, {"", p.location}, {"", ""}} {
+			if o, ok := overrides[scope]; ok {
+				ovs = append(ovs, o)
+			}
+		}
+		r := quota.UsageReportRow{AccountID: p.account, LocationID: p.location, Count: p.n,
+			Effective: quota.EffectiveLimit(ovs, p.account, p.location, f.DefaultMax)}
+		if f.MinUtilization > 0 && r.Utilization() < f.MinUtilization {
+			continue
+		}
+		sel = append(sel, r)
 	}
-	return out, total, nil
+	return pageOfReport(sel, f), len(sel), nil
+}
+
+// pageOfReport orders the rows as f says and returns its page. Only the
+// rows up to the page's end are put in order.
+func pageOfReport(rows []quota.UsageReportRow, f quota.UsageReportFilter) []quota.UsageReportRow {
+	byKey := func(a, b quota.UsageReportRow) int {
+		return cmp.Or(cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.LocationID, b.LocationID))
+	}
+	order := byKey
+	if f.OrderBy != quota.OrderByAccountID {
+		order = func(a, b quota.UsageReportRow) int {
+			// Highest utilization first (+Inf, images under a limit of 0, before all).
+			return cmp.Or(cmp.Compare(b.Utilization(), a.Utilization()), byKey(a, b))
+		}
+	}
+	offset := max(f.Offset, 0)
+	end := len(rows)
+	if f.Limit > 0 {
+		end = min(end, offset+f.Limit)
+	}
+	if offset >= end {
+		return []quota.UsageReportRow{}
+	}
+	topK(rows, end, order)
+	return slices.Clone(rows[offset:end])
+}
+
+// topK puts the k first rows by order at the front of rows, in order.
+func topK[T any](rows []T, k int, order func(a, b T) int) {
+	if k >= len(rows)/4 {
+		slices.SortFunc(rows, order)
+		return
+	}
+	// A heap of the k best so far, the worst of them at its root.
+	h := rows[:k]
+	worse := func(i, j int) bool { return order(h[i], h[j]) > 0 }
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= k {
+				return
+			}
+			c := l
+			if r := l + 1; r < k && worse(r, l) {
+				c = r
+			}
+			if !worse(c, i) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for i := k; i < len(rows); i++ {
+		if order(rows[i], h[0]) < 0 {
+			h[0], rows[i] = rows[i], h[0]
+			down(0)
+		}
+	}
+	slices.SortFunc(h, order)
 }
