@@ -201,8 +201,8 @@ func (db *DB) expireLimit(ctx context.Context, tx *engine.Tx, o quota.LimitOverr
 
 // limitAudit is an override's state as the audit trail records it.
 type limitAudit struct {
-	MaxCount  int    `json:"maxCount"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
+	MaxCount  int    `json:"maxCount"`
 	Reason    string `json:"reason,omitempty"`
 }
 
