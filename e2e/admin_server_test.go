@@ -116,6 +116,7 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 	for _, args := range [][]string{
 		{"account", "list"}, {"key", "list", "--account", acct.AccountID}, {"quota", "list"}, {"quota", "show", "--account", acct.AccountID},
 		{"instance", "list"}, {"instance", "list", "--account", acct.AccountID}, {"audit", "list", "--account", acct.AccountID}, {"location", "list"},
+		{"audit", "list", "--action", "SetLimit", "--since", "2000-01-01T00:00:00Z", "--until", "2999-01-01T00:00:00Z"},
 	} {
 		for _, out := range []string{"json", "table"} {
 			a := append(append([]string{}, args...), "--output", out)

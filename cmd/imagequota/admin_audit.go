@@ -12,29 +12,36 @@ import (
 
 var auditCommands = []adminCommand{
 	{
-		group: "audit", verb: "list", synopsis: "[--account ID] [--since RFC3339] [--limit N]",
+		group: "audit", verb: "list", synopsis: "[--account ID] [--action ACTION] [--since RFC3339] [--until RFC3339] [--limit N]",
 		summary: "every change, oldest first, with its actor and request id",
 		details: `Listing first records the end of every override past its expiry
 (OverrideExpired), as the server does every minute.`,
 		setup: func(f *adminFlags) adminRun {
 			account := f.String("account", "", "account `ID` (omit for every account)")
+			action := f.String("action", "", "only records of this `ACTION` (CreateImage, SetLimit, OverrideExpired, …)")
 			since := f.String("since", "", "only records at or after this `TIME` (RFC 3339)")
+			until := f.String("until", "", "only records before this `TIME` (RFC 3339)")
 			limit := f.Int("limit", 1000, "at most `N` records (0: all)")
-			var sinceT time.Time
+			var sinceT, untilT time.Time
 			f.Check(func() {
-				if *since == "" {
-					return
-				}
-				var err error
-				if sinceT, err = time.Parse(time.RFC3339, *since); err != nil {
-					f.Problem("--since %q is not an RFC 3339 time like 2026-01-02T15:04:05Z", *since)
+				for _, t := range []struct {
+					name, value string
+					out         *time.Time
+				}{{"since", *since, &sinceT}, {"until", *until, &untilT}} {
+					if t.value == "" {
+						continue
+					}
+					var err error
+					if *t.out, err = time.Parse(time.RFC3339, t.value); err != nil {
+						f.Problem("--%s %q is not an RFC 3339 time like 2026-01-02T15:04:05Z", t.name, t.value)
+					}
 				}
 			})
 			return func(ctx context.Context, a *adminCtx) error {
 				if err := a.checkAccount(ctx, *account); err != nil {
 					return err
 				}
-				recs, err := a.db.ListAudit(ctx, quota.AuditFilter{AccountID: *account, Since: sinceT, Limit: *limit})
+				recs, err := a.db.ListAudit(ctx, quota.AuditFilter{AccountID: *account, Action: *action, Since: sinceT, Until: untilT, Limit: *limit})
 				if err != nil {
 					return err
 				}

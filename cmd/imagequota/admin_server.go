@@ -376,10 +376,14 @@ func (a apiStore) DeleteInstanceAs(ctx context.Context, id string, _ quota.Actor
 }
 
 func (a apiStore) ListAudit(ctx context.Context, f quota.AuditFilter) ([]quota.AuditRecord, error) {
-	in := &operatorapi.DescribeAuditEventsRequest{AccountID: &f.AccountID}
+	in := &operatorapi.DescribeAuditEventsRequest{AccountID: &f.AccountID, Action: &f.Action}
 	if !f.Since.IsZero() {
 		s := f.Since.UTC().Format(time.RFC3339Nano)
 		in.Since = &s
+	}
+	if !f.Until.IsZero() {
+		s := f.Until.UTC().Format(time.RFC3339Nano)
+		in.Until = &s
 	}
 	out := []quota.AuditRecord{}
 	for num := 1; ; num++ {
