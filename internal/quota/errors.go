@@ -42,6 +42,14 @@ const (
 	// CodeSignatureReused: a request's signature, already used for one
 	// action, presented again under another.
 	CodeSignatureReused = "AUTHFAILURE_SIGNATURE_REUSED"
+	// Quota increase requests, this server's extension of the API: an
+	// unknown request (or another account's), a desired limit not above the
+	// current one, a second open request for one location, and a change to
+	// a request that is no longer PENDING.
+	CodeQuotaRequestNotFound     = "INVALID_QUOTA_REQUEST_NOT_FOUND"
+	CodeQuotaRequestDesiredCount = "INVALID_QUOTA_REQUEST_DESIRED_COUNT"
+	CodeQuotaRequestOpen         = "OPERATION_DENIED_QUOTA_REQUEST_OPEN"
+	CodeQuotaRequestState        = "INVALID_QUOTA_REQUEST_STATE"
 )
 
 // Error is the one error type of the domain and the stores. Code is one of the

@@ -44,6 +44,12 @@ var statusOf = map[string]struct {
 	quota.CodeRequestLimitExceeded:  {http.StatusTooManyRequests, ""},
 	quota.CodeInternal:              {http.StatusInternalServerError, ""},
 	quota.CodeUnavailable:           {http.StatusServiceUnavailable, ""},
+
+	// Quota increase requests (the extension of the vm service).
+	quota.CodeQuotaRequestDesiredCount: {http.StatusBadRequest, ""},
+	quota.CodeQuotaRequestNotFound:     {http.StatusNotFound, ""},
+	quota.CodeQuotaRequestOpen:         {http.StatusConflict, ""},
+	quota.CodeQuotaRequestState:        {http.StatusConflict, ""},
 }
 
 // Status returns the HTTP status and the wire code for an error code. Unknown
