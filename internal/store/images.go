@@ -44,6 +44,8 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		Name     string `json:"name"`
 		Replayed bool   `json:"replayed,omitempty"`
 		img      quota.Image
+		// reached: the image brought the count to the limit (an event).
+		reached bool
 	}
 	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		// The account's lock comes first (a no-op where writers are serial
@@ -116,13 +118,24 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 				return created{}, err
 			}
 		}
-		return created{ID: img.ID, Name: img.Name, img: img}, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
+		res := created{ID: img.ID, Name: img.Name, img: img, reached: count+1 == max}
+		if res.reached {
+			if err := db.event(ctx, tx, quota.EventLimitReached, quota.LimitReachedEvent{
+				AccountID: in.AccountID, ZoneID: inst.LocationID, Count: count + 1, MaxCount: max, ImageID: img.ID,
+			}); err != nil {
+				return created{}, err
+			}
+		}
+		return res, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))
 	})
 	if err != nil {
 		return quota.Image{}, false, wrap("create image", err)
 	}
 	if replayed {
 		return quota.Image{ID: res.ID, Name: res.Name}, true, nil
+	}
+	if res.reached {
+		db.eventsCommitted()
 	}
 	return res.img, res.Replayed, nil
 }

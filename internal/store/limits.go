@@ -113,18 +113,25 @@ func (db *DB) SetLimit(ctx context.Context, o quota.LimitOverride, actor quota.A
 				return result{}, err
 			}
 		}
-		prev, err := db.currentLimit(ctx, tx, o.AccountID, o.LocationID)
-		if err != nil {
-			return result{}, err
-		}
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO limits (account_id, location_id, max_count, expires_at, reason) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (account_id, location_id) DO UPDATE SET max_count = excluded.max_count, expires_at = excluded.expires_at, reason = excluded.reason`),
-			o.AccountID, o.LocationID, o.MaxCount, nullMicros(o.ExpiresAt), o.Reason); err != nil {
-			return result{}, err
-		}
-		return result{Previous: maxOf(prev)}, db.audit(ctx, tx, actor, o.AccountID, "SetLimit", limitTarget(o.AccountID, o.LocationID), limitAuditOf(prev), limitAuditOf(&o))
+		prev, err := db.setLimit(ctx, tx, o, actor)
+		return result{Previous: maxOf(prev)}, err
 	})
 	return res.Previous, wrap("set limit", err)
+}
+
+// setLimit stores the checked override o in tx, audited as actor's SetLimit,
+// and returns the override it replaced (nil when none applied).
+func (db *DB) setLimit(ctx context.Context, tx *engine.Tx, o quota.LimitOverride, actor quota.Actor) (*quota.LimitOverride, error) {
+	prev, err := db.currentLimit(ctx, tx, o.AccountID, o.LocationID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, db.q(`INSERT INTO limits (account_id, location_id, max_count, expires_at, reason) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, location_id) DO UPDATE SET max_count = excluded.max_count, expires_at = excluded.expires_at, reason = excluded.reason`),
+		o.AccountID, o.LocationID, o.MaxCount, nullMicros(o.ExpiresAt), o.Reason); err != nil {
+		return nil, err
+	}
+	return prev, db.audit(ctx, tx, actor, o.AccountID, "SetLimit", limitTarget(o.AccountID, o.LocationID), limitAuditOf(prev), limitAuditOf(&o))
 }
 
 // UnsetLimit removes an override, returning the limit it had (nil when none

@@ -60,6 +60,8 @@ type DB struct {
 	// lastPrune is the second in which a write last pruned expired replay
 	// records (replays.go).
 	lastPrune atomic.Int64
+	// outbox says whether events are recorded, and signals their commits (outbox.go).
+	outbox *outbox
 }
 
 // New makes a store on an opened engine; it neither migrates nor checks it.
@@ -69,7 +71,7 @@ func New(e engine.Engine, opts Options) *DB {
 	}
 	v := e.Versions()
 	return &DB{e: e, r: e.Reader(), now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets,
-		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick)}
+		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick), outbox: newOutbox()}
 }
 
 // AppliedAtOpen returns the migrations Open applied: on SQLite, which is

@@ -53,6 +53,12 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"MasterKeyClaimedOnce", testMasterKeyClaimedOnce},
 		{"ReplayedWriteDoneOnce", testReplayedWriteDoneOnce},
 		{"ConcurrentReplaysDoneOnce", testConcurrentReplays},
+		{"QuotaRequestLifecycle", testQuotaRequestLifecycle},
+		{"QuotaRequestRules", testQuotaRequestRules},
+		{"QuotaRequestGrant", testQuotaRequestGrant},
+		{"EventsRecorded", testEventsRecorded},
+		{"OutboxClaims", testOutboxClaims},
+		{"ConcurrentClaims", testConcurrentClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
