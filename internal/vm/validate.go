@@ -86,7 +86,7 @@ type imageFilter struct {
 }
 
 func (s *Service) validateDescribeImages(in *vmapi.DescribeImagesRequest) (imageFilter, error) {
-	f := imageFilter{pageNum: 1, pageSize: defaultPageSize}
+	var f imageFilter
 	if err := quota.CheckIDs("imageIds", in.ImageIDs); err != nil {
 		return f, err
 	}
@@ -136,25 +136,33 @@ func (s *Service) validateDescribeImages(in *vmapi.DescribeImagesRequest) (image
 		}
 		f.category = *in.Category
 	}
-	if in.PageNum != nil {
-		if *in.PageNum < 1 {
-			return f, quota.Errorf(quota.CodeLessMinimum, "pageNum must be at least 1; it is %d.", *in.PageNum)
+	f.pageNum, f.pageSize, err = validatePage(in.PageNum, in.PageSize)
+	return f, err
+}
+
+// validatePage checks the paging of a listing, returning the page number
+// and size, or their defaults when absent.
+func validatePage(pageNum, pageSize *int) (num, size int, err error) {
+	num, size = 1, defaultPageSize
+	if pageNum != nil {
+		if *pageNum < 1 {
+			return num, size, quota.Errorf(quota.CodeLessMinimum, "pageNum must be at least 1; it is %d.", *pageNum)
 		}
-		if *in.PageNum > maxPageNum {
-			return f, quota.Errorf(quota.CodeExceedMaximum, "pageNum must be at most %d; it is %d.", maxPageNum, *in.PageNum)
+		if *pageNum > maxPageNum {
+			return num, size, quota.Errorf(quota.CodeExceedMaximum, "pageNum must be at most %d; it is %d.", maxPageNum, *pageNum)
 		}
-		f.pageNum = *in.PageNum
+		num = *pageNum
 	}
-	if in.PageSize != nil {
-		if *in.PageSize < 1 {
-			return f, quota.Errorf(quota.CodeLessMinimum, "pageSize must be at least 1; it is %d.", *in.PageSize)
+	if pageSize != nil {
+		if *pageSize < 1 {
+			return num, size, quota.Errorf(quota.CodeLessMinimum, "pageSize must be at least 1; it is %d.", *pageSize)
 		}
-		if *in.PageSize > maxPageSize {
-			return f, quota.Errorf(quota.CodeExceedMaximum, "pageSize must be at most %d; it is %d.", maxPageSize, *in.PageSize)
+		if *pageSize > maxPageSize {
+			return num, size, quota.Errorf(quota.CodeExceedMaximum, "pageSize must be at most %d; it is %d.", maxPageSize, *pageSize)
 		}
-		f.pageSize = *in.PageSize
+		size = *pageSize
 	}
-	return f, nil
+	return num, size, nil
 }
 
 // compact drops repeats from a sorted list.
