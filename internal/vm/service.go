@@ -29,6 +29,7 @@ type Store interface {
 	// ModifyImages and DeleteImages change all the images named or none.
 	ModifyImages(ctx context.Context, in quota.ModifyImagesInput) error
 	DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error
+	QuotaRequestStore
 }
 
 // Service serves the vm actions from a store and a catalogue.
@@ -40,6 +41,8 @@ type Service struct {
 	// BuildTime is how long a new image stays CREATING.
 	BuildTime time.Duration
 	Now       func() time.Time
+	// Policy approves the quota requests it covers as they are made.
+	Policy quota.AutoApproval
 }
 
 func (s *Service) now() time.Time {
@@ -68,6 +71,9 @@ func (s *Service) Actions() zcapi.ActionTable {
 			{Name: "DescribeImage", Versions: []string{vmapi.VersionLegacy}, Handler: zcapi.Handle(s.DescribeImage)},
 			{Name: "ModifyImagesAttributes", Handler: zcapi.Handle(s.ModifyImagesAttributes)},
 			{Name: "DeleteImages", Handler: zcapi.Handle(s.DeleteImages)},
+			{Name: "CreateImageQuotaRequest", Handler: zcapi.Handle(s.CreateImageQuotaRequest)},
+			{Name: "DescribeImageQuotaRequests", Handler: zcapi.Handle(s.DescribeImageQuotaRequests)},
+			{Name: "CancelImageQuotaRequest", Handler: zcapi.Handle(s.CancelImageQuotaRequest)},
 		},
 	}
 }
