@@ -70,3 +70,11 @@ type LimitReachedEvent struct {
 	// ImageID is the image whose creation reached the limit.
 	ImageID string `json:"imageId"`
 }
+
+// EventClaim is a batch of events claimed for delivery until Until.
+type EventClaim struct {
+	// Token names the claim: only its holder may report on its events.
+	Token  string
+	Until  time.Time
+	Events []Event
+}

@@ -64,14 +64,6 @@ func (db *DB) event(ctx context.Context, tx *engine.Tx, typ string, data any) er
 	return err
 }
 
-// EventClaim is a batch of events claimed for delivery until Until.
-type EventClaim struct {
-	// Token names the claim: only its holder may report on its events.
-	Token  string
-	Until  time.Time
-	Events []quota.Event
-}
-
 // claimLock serialises claims: on PostgreSQL, several replicas claim from
 // one outbox, and each claim must see the leases of those before it.
 const claimLock = "outbox/claim"
@@ -79,43 +71,43 @@ const claimLock = "outbox/claim"
 // ClaimEvents claims up to max events that are due (their next attempt has
 // come and no live claim holds them), oldest first, for lease. It returns an
 // empty claim when none is due.
-func (db *DB) ClaimEvents(ctx context.Context, max int, lease time.Duration) (EventClaim, error) {
+func (db *DB) ClaimEvents(ctx context.Context, max int, lease time.Duration) (quota.EventClaim, error) {
 	// Most polls find nothing due: a read answers them without a write
 	// transaction.
 	var seq int64
 	now := micros(db.now())
 	err := db.r.QueryRowContext(ctx, db.q(`SELECT seq FROM outbox WHERE next_attempt_at <= ? AND claimed_until <= ? LIMIT 1`), now, now).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return EventClaim{}, nil
+		return quota.EventClaim{}, nil
 	}
 	if err != nil {
-		return EventClaim{}, wrap("claim events", db.e.Interpret(err))
+		return quota.EventClaim{}, wrap("claim events", db.e.Interpret(err))
 	}
-	c, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (EventClaim, error) {
+	c, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (quota.EventClaim, error) {
 		// Claims take turns (a no-op where writers are serial anyway), so
 		// that the rows read below are the ones nobody else holds; the
 		// statements are the same on both engines.
 		if err := tx.Lock(ctx, claimLock); err != nil {
-			return EventClaim{}, err
+			return quota.EventClaim{}, err
 		}
 		now := db.now()
 		rows, err := tx.Query(ctx, db.q(`SELECT `+eventColumns+` FROM outbox
 			WHERE next_attempt_at <= ? AND claimed_until <= ? ORDER BY seq LIMIT ?`), micros(now), micros(now), max)
 		if err != nil {
-			return EventClaim{}, err
+			return quota.EventClaim{}, err
 		}
-		c := EventClaim{Token: newID("", 8), Until: fromMicros(micros(now.Add(lease)))}
+		c := quota.EventClaim{Token: newID("", 8), Until: fromMicros(micros(now.Add(lease)))}
 		for rows.Next() {
 			e, err := scanEvent(rows)
 			if err != nil {
 				rows.Close()
-				return EventClaim{}, err
+				return quota.EventClaim{}, err
 			}
 			c.Events = append(c.Events, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil || len(c.Events) == 0 {
-			return EventClaim{}, err
+			return quota.EventClaim{}, err
 		}
 		ids := make([]any, 0, len(c.Events)+2)
 		ids = append(ids, c.Token, micros(c.Until))

@@ -106,7 +106,7 @@ func record(t *testing.T, db *store.DB, accountID string, n int) {
 	}
 }
 
-func claimed(t *testing.T, c store.EventClaim) []string {
+func claimed(t *testing.T, c quota.EventClaim) []string {
 	t.Helper()
 	out := []string{}
 	for _, e := range c.Events {
