@@ -78,11 +78,10 @@ type QuotaRequest struct {
 }
 
 // MaxRequestTextLen bounds a request's reason and a decision's comment.
-const MaxRequestTextLen = MaxImageDescriptionLen
+const MaxRequestTextLen = 255
 
-// CheckRequestText validates a reason or a comment: the rules of an image
-// description (UTF-8, at most MaxRequestTextLen characters, no NUL).
-func CheckRequestText(param, s string) error { return CheckImageDescription(param, s) }
+// CheckRequestText validates a reason or a comment.
+func CheckRequestText(param, s string) error { return CheckText(param, s, MaxRequestTextLen) }
 
 // PolicyActor is the actor of the decisions the server's auto-approval
 // policy takes.
