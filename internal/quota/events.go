@@ -78,3 +78,30 @@ type EventClaim struct {
 	Until  time.Time
 	Events []Event
 }
+
+// OverrideExpiredEvent is the data of a quota.override_expired event: the
+// override that stopped applying. accountId or zoneId is null for an
+// override of every account or every location.
+type OverrideExpiredEvent struct {
+	AccountID *string `json:"accountId"`
+	ZoneID    *string `json:"zoneId"`
+	MaxCount  int     `json:"maxCount"`
+	ExpiresAt string  `json:"expiresAt"`
+	Reason    string  `json:"reason"`
+}
+
+// ExpiredEventData is o, which has an expiry, as the data of its
+// quota.override_expired event.
+func (o LimitOverride) ExpiredEventData() OverrideExpiredEvent {
+	any := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	e := OverrideExpiredEvent{AccountID: any(o.AccountID), ZoneID: any(o.LocationID), MaxCount: o.MaxCount, Reason: o.Reason}
+	if o.ExpiresAt != nil {
+		e.ExpiresAt = WireTime(*o.ExpiresAt)
+	}
+	return e
+}

@@ -189,6 +189,9 @@ func (db *DB) ExpireOverrides(ctx context.Context) ([]quota.LimitOverride, error
 		}
 		return out, nil
 	})
+	if len(out) > 0 {
+		db.eventsCommitted()
+	}
 	return out, wrap("expire overrides", err)
 }
 
@@ -201,6 +204,9 @@ func (db *DB) expireLimit(ctx context.Context, tx *engine.Tx, o quota.LimitOverr
 		return false, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	if err := db.event(ctx, tx, quota.EventOverrideExpired, o.ExpiredEventData()); err != nil {
 		return false, err
 	}
 	return true, db.audit(ctx, tx, quota.SystemActor, o.AccountID, "OverrideExpired", limitTarget(o.AccountID, o.LocationID), limitAuditOf(&o), nil)

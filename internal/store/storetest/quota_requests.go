@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -346,5 +348,64 @@ func testQuotaRequestGrant(t *testing.T, open func(t *testing.T) *store.DB) {
 	}
 	if want := []string{"ApproveQuotaRequest " + auto.ID + " req-ask-8", "SetLimit limit:" + e.acct.ID + "/" + singapore + " req-ask-8"}; fmt.Sprint(byPolicy) != fmt.Sprint(want) {
 		t.Fatalf("audit records by policy = %v; want %v", byPolicy, want)
+	}
+}
+
+// testApprovalExpires: an approval with an expiry raises the limit until
+// then; from that instant the limit is what it was before, for admission
+// and Usage alike; the sweep records the end, and with events on, each of
+// the request's moves and the override's end are events, in order.
+func testApprovalExpires(t *testing.T, open func(t *testing.T, now func() time.Time) *store.DB) {
+	e := setupClocked(t, open)
+	db, ctx := e.db, t.Context()
+	db.RecordEvents(true)
+	r := mustAsk(t, db, askFor(e.acct.ID, tokyo, 3))
+	if r.CurrentMaxCount != 5 {
+		t.Fatalf("currentMaxCount = %d, want the server default 5", r.CurrentMaxCount)
+	}
+	ends := e.clock.Now().Add(24 * time.Hour)
+	if _, err := db.ApproveQuotaRequest(ctx, quota.ApproveQuotaRequestInput{ID: r.ID, GrantedMaxCount: ptr(2), ExpiresAt: &ends, Actor: operatorActor}); err != nil {
+		t.Fatalf("ApproveQuotaRequest: %v", err)
+	}
+	ls, err := db.ListLimits(ctx)
+	if err != nil || len(ls) != 1 || ls[0].MaxCount != 2 || ls[0].ExpiresAt == nil || !ls[0].ExpiresAt.Equal(ends) || ls[0].Reason != "quota request "+r.ID {
+		t.Fatalf("ListLimits = %+v, %v; want the account's override of 2 until %s, for the request", ls, err, ends)
+	}
+	for _, name := range []string{"one", "two"} {
+		if err := e.create(t, name); err != nil {
+			t.Fatalf("create %s under the granted 2: %v", name, err)
+		}
+	}
+	wantCode(t, "create over the granted limit", e.create(t, "three"), quota.CodeImageQuotaExceeded)
+
+	e.clock.Set(ends)
+	if max, src := e.limitNow(t); max != 1 || src != quota.SourceServerDefault {
+		t.Fatalf("limit at the expiry = %d (%s), want the default 1", max, src)
+	}
+	gone, err := db.ExpireOverrides(ctx)
+	if err != nil || len(gone) != 1 {
+		t.Fatalf("ExpireOverrides = %+v, %v", gone, err)
+	}
+	// An expired grant does not stand in the way of asking again.
+	again := mustAsk(t, db, askFor(e.acct.ID, tokyo, 6))
+	if again.CurrentMaxCount != 5 {
+		t.Fatalf("currentMaxCount after the grant expired = %d, want 5", again.CurrentMaxCount)
+	}
+
+	evs := pending(t, db)
+	want := []string{quota.EventQuotaRequestCreated, quota.EventQuotaRequestApproved, quota.EventLimitReached, quota.EventOverrideExpired, quota.EventQuotaRequestCreated}
+	if !slices.Equal(eventTypes(evs), want) {
+		t.Fatalf("events = %v; want %v", eventTypes(evs), want)
+	}
+	var expired quota.OverrideExpiredEvent
+	if err := json.Unmarshal(evs[3].Data, &expired); err != nil {
+		t.Fatal(err)
+	}
+	if strOrNil(expired.AccountID) != fmt.Sprintf("%q", e.acct.ID) || strOrNil(expired.ZoneID) != fmt.Sprintf("%q", tokyo) ||
+		expired.MaxCount != 2 || expired.ExpiresAt != "2026-12-02T10:00:00Z" || expired.Reason != "quota request "+r.ID {
+		t.Fatalf("override_expired data = %s", evs[3].Data)
+	}
+	if !evs[3].Time.Equal(ends) {
+		t.Fatalf("override_expired time = %s, want when the sweep noticed it, %s", evs[3].Time, ends)
 	}
 }
