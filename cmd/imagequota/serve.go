@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"imagequota/internal/logbuf"
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
+	"imagequota/internal/webhook"
 	"imagequota/internal/zcapi"
 )
 
@@ -45,6 +48,8 @@ type serveFlags struct {
 	rateBurst, defaultMax           int
 	demo                            bool
 	auditRetention                  store.AuditRetention
+	autoApproveUpTo                 int
+	webhookURL, webhookSecretFile   string
 }
 
 func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
@@ -66,6 +71,9 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	c.Bool(&f.demo, "demo", "IMAGEQUOTA_DEMO", false, "create a demo account, key and instances when the store has no account, and print how to call")
 	c.Var(&f.auditRetention, "audit-retention", "IMAGEQUOTA_AUDIT_RETENTION",
 		"how long audit records are kept: AGE[,COUNT], AGE in days (400d) or a duration (36h), 0 keeps everything; pruned at start and hourly")
+	c.Int(&f.autoApproveUpTo, "auto-approve-up-to", "IMAGEQUOTA_AUTO_APPROVE_UP_TO", 0, "approve at once every quota request for at most N images, as \"policy\" (0: none; operators decide the others)")
+	c.String(&f.webhookURL, "webhook-url", "IMAGEQUOTA_WEBHOOK_URL", "", "deliver events (quota requests, limits reached, overrides expired) to this http(s) URL, signed with --webhook-secret-file")
+	c.String(&f.webhookSecretFile, "webhook-secret-file", "IMAGEQUOTA_WEBHOOK_SECRET_FILE", "", "file holding the secret that signs webhook deliveries (required with --webhook-url)")
 	var pprofAddr string
 	c.String(&pprofAddr, "pprof-addr", "IMAGEQUOTA_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	pos, err := c.Parse(args)
@@ -110,6 +118,10 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if f.autoApproveUpTo < 0 || f.autoApproveUpTo > quota.MaxLimit {
+		c.Problem("--auto-approve-up-to must be 0-%d; it is %d", quota.MaxLimit, f.autoApproveUpTo)
+	}
+	hook := f.webhook(c)
 	cat := sf.loadCatalog(c)
 	if err := c.Err(); err != nil {
 		return err
@@ -154,6 +166,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		Logger: logger, RequestTimeout: f.requestTimeout, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
 		Timeouts: zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout}, TLS: tlsConfig,
 		AuditRetention: f.auditRetention,
+		AutoApprove:    quota.AutoApproval{UpTo: f.autoApproveUpTo}, Webhook: hook,
 	})
 	if err != nil {
 		return sf.explain(err)
@@ -176,6 +189,9 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc,
 		"auditRetention", f.auditRetention.String())
 	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, sc.URL.Redacted())
+	if hook != nil {
+		logger.Info("delivering events to the webhook", "webhook_url", redactedURL(hook.URL))
+	}
 	ep := endpointOf(ln.Addr(), tlsConfig != nil)
 	if f.demo {
 		if err := printDemo(ctx, srv.DB, cat, ep, stdout); err != nil {
@@ -264,6 +280,43 @@ func clientHints(e endpoint, creds, self string) string {
 		fmt.Fprintf(&b, "zeno CLI: it speaks only HTTPS; serve with --tls-cert and --tls-key, then give it ZENLAYER_ENDPOINT=%s (host:port, no scheme)\n", e.hostPort)
 	}
 	return b.String()
+}
+
+// webhook is the delivery the flags ask for (nil for none), recording a
+// problem in c when they are wrong.
+func (f *serveFlags) webhook(c *config) *webhook.Config {
+	if f.webhookURL == "" {
+		if f.webhookSecretFile != "" {
+			c.Problem("--webhook-secret-file is for --webhook-url, which is not set")
+		}
+		return nil
+	}
+	if u, err := url.Parse(f.webhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.Problem("--webhook-url %q is not an http:// or https:// URL", f.webhookURL)
+	}
+	if f.webhookSecretFile == "" {
+		c.Problem("--webhook-url needs --webhook-secret-file: deliveries are always signed")
+		return nil
+	}
+	b, err := os.ReadFile(f.webhookSecretFile)
+	if err != nil {
+		c.Problem("--webhook-secret-file: %v", err)
+		return nil
+	}
+	secret := bytes.TrimSpace(b)
+	if len(secret) == 0 {
+		c.Problem("--webhook-secret-file %s is empty", f.webhookSecretFile)
+	}
+	return &webhook.Config{URL: f.webhookURL, Secret: secret}
+}
+
+// redactedURL is u without a password it may hold.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Redacted()
 }
 
 // printDemo creates the demo account when the store has none and prints how to call.

@@ -406,6 +406,11 @@ func TestServeReportsConfigurationProblemsAtOnce(t *testing.T) {
 			[]string{`IMAGEQUOTA_REQUEST_TIMEOUT="soon" is not a duration`, `IMAGEQUOTA_DEMO="maybe" is not a boolean`, `IMAGEQUOTA_DB_MAX_CONNS="many" is not an integer`, "IMAGEQUOTA_DB_FILE:"}},
 		{"files", nil, []string{"--catalog", filepath.Join(c.dir, "missing.json"), "--tls-cert", certFile, "--tls-key", certFile},
 			[]string{"--catalog: catalog: open", "--tls-cert and --tls-key: tls:"}},
+		{"webhook", nil, []string{"--webhook-url", "ftp://example.com/hook", "--auto-approve-up-to", "-1"},
+			[]string{`--webhook-url "ftp://example.com/hook" is not an http:// or https:// URL`, "--webhook-url needs --webhook-secret-file", "--auto-approve-up-to must be 0-1000000; it is -1"}},
+		{"webhook secret", []string{"IMAGEQUOTA_WEBHOOK_URL=http://127.0.0.1:9/hook", "IMAGEQUOTA_WEBHOOK_SECRET_FILE=" + filepath.Join(c.dir, "missing")}, nil,
+			[]string{"--webhook-secret-file: open"}},
+		{"webhook secret alone", nil, []string{"--webhook-secret-file", certFile}, []string{"--webhook-secret-file is for --webhook-url, which is not set"}},
 	}
 	for _, tc := range tests {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", c.dir}, tc.args...)

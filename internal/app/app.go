@@ -22,6 +22,7 @@ import (
 	"imagequota/internal/quota"
 	"imagequota/internal/store"
 	"imagequota/internal/vm"
+	"imagequota/internal/webhook"
 	"imagequota/internal/zcapi"
 )
 
@@ -185,6 +186,11 @@ type Config struct {
 	// overrides (operator.Service.Sweep) until it is closed; 0 means every
 	// minute.
 	SweepInterval time.Duration
+	// AutoApprove approves the quota requests it covers as they are made.
+	AutoApprove quota.AutoApproval
+	// Webhook, when set, makes the store record events and delivers them
+	// to Webhook.URL from New until Close. Its clock defaults to Now.
+	Webhook *webhook.Config
 }
 
 // auditRetentionEvery is how often a server prunes its audit trail.
@@ -213,6 +219,9 @@ type Server struct {
 	// stopSweep stops the expiry sweep, and swept is closed once it stopped.
 	stopSweep context.CancelFunc
 	swept     chan struct{}
+	// stopWebhook stops the delivery of events, and webhookDone is closed once it stopped.
+	stopWebhook context.CancelFunc
+	webhookDone chan struct{}
 }
 
 // New assembles a server. It opens the store unless cfg.DB is set.
@@ -249,7 +258,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for name, pool := range s.DB.Pools() {
 		s.Registry.MustRegister(collectors.NewDBStatsCollector(pool, "imagequota_"+name))
 	}
-	s.Service = &vm.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: quota.DefaultMaxCount, BuildTime: cfg.BuildTime, Now: cfg.Now}
+	s.Service = &vm.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: quota.DefaultMaxCount, BuildTime: cfg.BuildTime, Now: cfg.Now,
+		Policy: cfg.AutoApprove}
 	s.API = zcapi.NewServer(zcapi.Config{
 		Auth: s.DB, Actions: s.Service.Actions(), Logger: cfg.Logger, Registry: s.Registry,
 		Ready: s.DB.Ping, Now: cfg.Now, RequestTimeout: cfg.RequestTimeout,
@@ -269,6 +279,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.HTTP.TLSConfig, s.tls = cfg.TLS, cfg.TLS
 	s.retainAudit(cfg.AuditRetention, logger)
 	s.sweep(cfg.SweepInterval)
+	if cfg.Webhook != nil {
+		s.deliverEvents(*cfg.Webhook, cfg.Now, logger)
+	}
 	return s, nil
 }
 
@@ -328,6 +341,22 @@ func (s *Server) retainAudit(r store.AuditRetention, logger *slog.Logger) {
 	}()
 }
 
+// deliverEvents makes the store record events and delivers them to c.URL on
+// a goroutine, from now until Close.
+func (s *Server) deliverEvents(c webhook.Config, now func() time.Time, logger *slog.Logger) {
+	if c.Now == nil {
+		c.Now = now
+	}
+	s.DB.RecordEvents(true)
+	d := webhook.New(c, s.DB, logger, s.Registry)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWebhook, s.webhookDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.webhookDone)
+		d.Run(ctx)
+	}()
+}
+
 // URL is the base URL of the server on ln: https:// with TLS, else http://.
 func (s *Server) URL(ln net.Listener) string {
 	if s.tls != nil {
@@ -360,6 +389,11 @@ func (s *Server) Close() error {
 	}
 	s.stopSweep()
 	<-s.swept
+	if s.stopWebhook != nil {
+		// A delivery in progress gives its events back before the store closes.
+		s.stopWebhook()
+		<-s.webhookDone
+	}
 	if s.ownsDB {
 		err = errors.Join(err, s.DB.Close())
 	}

@@ -26,6 +26,7 @@ import (
 	"imagequota/internal/store"
 	"imagequota/internal/testkit/pgtest"
 	"imagequota/internal/vm"
+	"imagequota/internal/webhook"
 	"imagequota/internal/zcapi"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,6 +167,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// AfterAdmissionCheck is passed to the store (see store.Options).
 	AfterAdmissionCheck func(accountID, locationID string, count, max int)
+	// AutoApprove and Webhook configure quota requests and events as
+	// serve's --auto-approve-up-to and --webhook-* flags do.
+	AutoApprove quota.AutoApproval
+	Webhook     *webhook.Config
 }
 
 // Server is a running test server.
@@ -199,10 +204,14 @@ func Start(t testing.TB, o Options) *Server {
 		DB: o.DB, Catalog: o.Catalog, DefaultMax: defaultMax, BuildTime: o.BuildTime, Now: o.Now,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: o.RequestTimeout, RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
+		AutoApprove: o.AutoApprove, Webhook: o.Webhook,
 	})
 	if err != nil {
 		t.Fatalf("assembling the server: %v", err)
 	}
+	// After the listener closes and before the store does: it stops the
+	// server's own goroutines (the delivery of events).
+	t.Cleanup(func() { srv.Close() })
 	hs := httptest.NewUnstartedServer(nil)
 	hs.Config = srv.HTTP
 	hs.Start()
