@@ -197,7 +197,19 @@ func (d *Deliverer) Run(ctx context.Context) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for {
-		d.deliverDue(ctx)
+		if pause := d.deliverDue(ctx); pause > 0 {
+			// The receiver is unavailable: nothing more is sent until the
+			// retry of what it failed, so that the events recorded
+			// meanwhile do not overtake those.
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -208,8 +220,9 @@ func (d *Deliverer) Run(ctx context.Context) {
 }
 
 // deliverDue delivers the events that are due, a claim at a time, until none
-// is left or the receiver is found unavailable.
-func (d *Deliverer) deliverDue(ctx context.Context) {
+// is left or the receiver is found unavailable; then it returns how long
+// until the retry.
+func (d *Deliverer) deliverDue(ctx context.Context) (pause time.Duration) {
 	for ctx.Err() == nil {
 		// The lease ends no sooner than this, by this process's own
 		// monotonic clock, whatever the store's clock says.
@@ -219,24 +232,29 @@ func (d *Deliverer) deliverDue(ctx context.Context) {
 			if ctx.Err() == nil {
 				d.storeError("claim", err)
 			}
-			return
+			return 0
 		}
-		if len(c.Events) == 0 || !d.deliverClaim(ctx, c, leaseEnd) {
-			return
+		if len(c.Events) == 0 {
+			return 0
+		}
+		if done, pause := d.deliverClaim(ctx, c, leaseEnd); !done {
+			return pause
 		}
 	}
+	return 0
 }
 
 // deliverClaim delivers a claim's events in order. It stops at a failure that
 // says the receiver is unavailable, giving the rest back to be tried with
-// it, and returns whether it got through them all.
-func (d *Deliverer) deliverClaim(ctx context.Context, c quota.EventClaim, leaseEnd time.Time) bool {
+// it, and returns whether it got through them all, or else how long until
+// that retry.
+func (d *Deliverer) deliverClaim(ctx context.Context, c quota.EventClaim, leaseEnd time.Time) (done bool, pause time.Duration) {
 	for i, e := range c.Events {
 		// Past the lease another deliverer may take the event: begin only
 		// what can end before.
 		if ctx.Err() != nil || time.Now().Add(d.cfg.Timeout).After(leaseEnd) {
 			d.release(c, c.Events[i:], 0)
-			return false
+			return false, 0
 		}
 		res := d.deliver(ctx, e)
 		if res.err == nil {
@@ -245,10 +263,10 @@ func (d *Deliverer) deliverClaim(ctx context.Context, c quota.EventClaim, leaseE
 			d.report("delivered", func(ctx context.Context) error { return d.store.EventDelivered(ctx, e.ID) })
 			continue
 		}
-		if ctx.Err() != nil {
-			// Stopped mid-delivery: not the receiver's failure.
+		if res.status == 0 && ctx.Err() != nil {
+			// Stopped before an answer: not the receiver's failure.
 			d.release(c, c.Events[i:], 0)
-			return false
+			return false, 0
 		}
 		retryIn := d.cfg.RetryIn(e.Attempts + 1)
 		d.report("failed", func(ctx context.Context) error {
@@ -256,10 +274,10 @@ func (d *Deliverer) deliverClaim(ctx context.Context, c quota.EventClaim, leaseE
 		})
 		if res.unavailable {
 			d.release(c, c.Events[i+1:], retryIn)
-			return false
+			return false, retryIn
 		}
 	}
-	return true
+	return true, 0
 }
 
 // release gives events back to the outbox, due in retryIn.
@@ -318,7 +336,7 @@ func (d *Deliverer) deliver(ctx context.Context, e quota.Event) outcome {
 		d.log.Info("webhook delivered", attrs...)
 		return res
 	}
-	if ctx.Err() != nil {
+	if res.status == 0 && ctx.Err() != nil {
 		return res
 	}
 	d.m.deliveries.WithLabelValues(e.Type, "failed").Inc()
