@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"imagequota/client"
+	"imagequota/internal/quota"
+	"imagequota/internal/store"
+	"imagequota/internal/testkit"
+	"imagequota/internal/testkit/pgtest"
+	"imagequota/vmapi"
+)
+
+// TestReplicasQuotaRequest: two `imagequota serve` replicas on one
+// PostgreSQL database, both delivering to one webhook. An account asks for
+// more on one replica, the other lists the request, an operator approves it
+// with an expiry, and both replicas' DescribeImageQuota show the raise at
+// once; each event reaches the receiver once, from whichever replica.
+func TestReplicasQuotaRequest(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
+	}
+	var acct struct {
+		ID string `json:"accountId"`
+	}
+	pgAdmin(t, dbURL, &acct, "account", "create", "--name", "replicas")
+	var key struct {
+		ID     string `json:"accessKeyId"`
+		Secret string `json:"accessKeyPassword"`
+	}
+	pgAdmin(t, dbURL, &key, "key", "create", "--account", acct.ID)
+	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
+	if err := os.WriteFile(secretFile, bytes.Clone(hookSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recv := newHookReceiver(t, time.Now)
+	var clients []*client.Client
+	for range 2 {
+		r := pgServe(t, dbURL, "--db-max-conns", "4", "--webhook-url", recv.srv.URL, "--webhook-secret-file", secretFile)
+		clients = append(clients, pgConnClient(r.URL, key.ID, key.Secret, time.Minute))
+	}
+	ctx := context.Background()
+	const tokyo = "jp-tokyo-1a"
+
+	made, err := clients[0].CreateImageQuotaRequest(ctx, &vmapi.CreateImageQuotaRequestRequest{ZoneID: client.String(tokyo),
+		DesiredMaxCount: client.Int(12), Reason: client.String("a launch")})
+	if err != nil || made.State != vmapi.QuotaRequestPending {
+		t.Fatalf("CreateImageQuotaRequest on replica 0 = %+v, %v", made, err)
+	}
+	list, err := clients[1].DescribeImageQuotaRequests(ctx, &vmapi.DescribeImageQuotaRequestsRequest{States: []string{vmapi.QuotaRequestPending}})
+	if err != nil || list.TotalCount != 1 || list.DataSet[0].QuotaRequestID != made.QuotaRequestID || list.DataSet[0].CurrentMaxCount != 5 {
+		t.Fatalf("replica 1 lists %+v, %v; want the PENDING request", list, err)
+	}
+	_, err = clients[1].CreateImageQuotaRequest(ctx, &vmapi.CreateImageQuotaRequestRequest{ZoneID: client.String(tokyo), DesiredMaxCount: client.Int(20)})
+	mustCode(t, err, quota.CodeQuotaRequestOpen)
+
+	// The operator approves, with an expiry.
+	op := testkit.OpenStore(t, dbURL, store.Options{MaxConns: 2})
+	op.RecordEvents(true)
+	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := op.ApproveQuotaRequest(ctx, quota.ApproveQuotaRequestInput{ID: made.QuotaRequestID, ExpiresAt: &expires, Comment: "approved", Actor: operator}); err != nil {
+		t.Fatalf("ApproveQuotaRequest: %v", err)
+	}
+	for i, c := range clients {
+		if count, max := quotaCount(t, c, tokyo); count != 0 || max != 12 {
+			t.Fatalf("replica %d: DescribeImageQuota in %s = %d of %d, want 0 of 12", i, tokyo, count, max)
+		}
+	}
+	list, err = clients[1].DescribeImageQuotaRequests(ctx, &vmapi.DescribeImageQuotaRequestsRequest{QuotaRequestIDs: []string{made.QuotaRequestID}})
+	if err != nil || len(list.DataSet) != 1 || list.DataSet[0].State != vmapi.QuotaRequestApproved || list.DataSet[0].ExpiresAt == nil ||
+		*list.DataSet[0].ExpiresAt != quota.WireTime(expires) || list.DataSet[0].GrantedMaxCount == nil || *list.DataSet[0].GrantedMaxCount != 12 {
+		t.Fatalf("replica 1 describes the approved request as %+v, %v", list, err)
+	}
+
+	got := recv.received(2)
+	if got[0].Type != quota.EventQuotaRequestCreated || got[1].Type != quota.EventQuotaRequestApproved ||
+		str(got[1].Data["quotaRequestId"]) != made.QuotaRequestID || str(got[1].Data["expiresAt"]) != quota.WireTime(expires) {
+		t.Fatalf("events = %+v", got)
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	for id, n := range recv.seen {
+		if n != 1 {
+			t.Fatalf("event %s delivered %d times", id, n)
+		}
+	}
+}
