@@ -38,18 +38,20 @@ func intOrNull(n *int) sql.NullInt64 {
 
 // CreateQuotaRequest records an account's request for a higher limit in one
 // location: PENDING, or APPROVED at once when in.Policy approves it. The
-// account's requests take turns (Tx.Lock), so that of two concurrent
+// account's writes take turns (its lock, Tx.Lock), so that of two concurrent
 // requests for one location — on any replica — the second finds the first
 // open. replayed is true when the client token (or the request's signature)
 // matched an earlier request, which is returned as it stands now.
 func (db *DB) CreateQuotaRequest(ctx context.Context, in quota.CreateQuotaRequestInput) (quota.QuotaRequest, bool, error) {
-	// made is recorded for a replay of the request (replays.go).
+	// made is what a replay of the request answers (replays.go): the
+	// request's id, to read as it stands now.
 	type made struct {
-		Req      quota.QuotaRequest
-		Replayed bool
+		ID       string `json:"id"`
+		Replayed bool   `json:"replayed,omitempty"`
+		req      quota.QuotaRequest
 	}
 	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (made, error) {
-		if err := tx.Lock(ctx, "quota-requests/"+in.AccountID); err != nil {
+		if err := tx.Lock(ctx, accountLock(in.AccountID)); err != nil {
 			return made{}, err
 		}
 		if in.ClientToken != "" {
@@ -62,7 +64,7 @@ func (db *DB) CreateQuotaRequest(ctx context.Context, in quota.CreateQuotaReques
 					return made{}, quota.Errorf(quota.CodeInvalidParameterValue,
 						"clientToken %q was already used with different parameters.", in.ClientToken)
 				}
-				return made{Req: r, Replayed: true}, nil
+				return made{ID: r.ID, Replayed: true, req: r}, nil
 			case !errors.Is(err, sql.ErrNoRows):
 				return made{}, err
 			}
@@ -107,15 +109,32 @@ func (db *DB) CreateQuotaRequest(ctx context.Context, in quota.CreateQuotaReques
 			policy.RequestID = in.Actor.RequestID
 			r, err = db.decide(ctx, tx, r, approval(r.DesiredMaxCount, nil, ""), policy)
 		}
-		return made{Req: r}, err
+		return made{ID: r.ID, req: r}, err
 	})
 	if err != nil {
 		return quota.QuotaRequest{}, false, wrap("create quota request", err)
 	}
-	if !res.Replayed && !replayed {
+	if replayed {
+		r, err := db.QuotaRequest(ctx, res.ID, in.AccountID)
+		return r, true, err
+	}
+	if !res.Replayed {
 		db.eventsCommitted()
 	}
-	return res.Req, res.Replayed || replayed, nil
+	return res.req, res.Replayed, nil
+}
+
+// QuotaRequest returns one request: the account's, when accountID is set
+// (another account's answers as one that does not exist), any otherwise.
+func (db *DB) QuotaRequest(ctx context.Context, id, accountID string) (quota.QuotaRequest, error) {
+	page, err := db.ListQuotaRequests(ctx, quota.QuotaRequestFilter{AccountID: accountID, IDs: []string{id}})
+	if err != nil {
+		return quota.QuotaRequest{}, err
+	}
+	if len(page.Requests) == 0 {
+		return quota.QuotaRequest{}, notFound(quota.CodeQuotaRequestNotFound, "quotaRequestId", id)
+	}
+	return page.Requests[0], nil
 }
 
 func nonEmpty(s string) *string {
@@ -272,22 +291,25 @@ func approval(granted int, expiresAt *time.Time, comment string) decision {
 // decideRequest reads request id (the account's, when accountID is set) and
 // takes the decision decide makes for it, as one replay-safe write.
 func (db *DB) decideRequest(ctx context.Context, id, accountID string, actor quota.Actor, decide func(quota.QuotaRequest) decision) (quota.QuotaRequest, error) {
-	type decided struct{ Req quota.QuotaRequest }
+	// decided is what a replay of the request answers: nothing but that it
+	// was done; the request is read as it stands now.
+	type decided struct{ req quota.QuotaRequest }
 	res, replayed, err := replayable(ctx, db, actor.Replay, accountID, func(ctx context.Context, tx *engine.Tx) (decided, error) {
 		r, err := db.quotaRequest(ctx, tx, id, accountID)
 		if err != nil {
 			return decided{}, err
 		}
 		r, err = db.decide(ctx, tx, r, decide(r), actor)
-		return decided{Req: r}, err
+		return decided{req: r}, err
 	})
 	if err != nil {
 		return quota.QuotaRequest{}, wrap("decide quota request", err)
 	}
-	if !replayed {
-		db.eventsCommitted()
+	if replayed {
+		return db.QuotaRequest(ctx, id, accountID)
 	}
-	return res.Req, nil
+	db.eventsCommitted()
+	return res.req, nil
 }
 
 // decide moves the PENDING request r as d says, in tx, audited as actor's

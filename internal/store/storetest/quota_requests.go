@@ -290,6 +290,17 @@ func testQuotaRequestRules(t *testing.T, open func(t *testing.T) *store.DB) {
 	if err != nil || !replayed || again.ID != first.ID {
 		t.Fatalf("the same signature again = %+v, replayed %v, %v; want %s", again, replayed, err, first.ID)
 	}
+	// So is a cancellation's: its first answer, not a refusal to cancel twice.
+	cancel := quota.CancelQuotaRequestInput{AccountID: e.acct.ID, ID: first.ID,
+		Actor: replayActor("k-cancel", "CancelImageQuotaRequest", time.Now().Add(time.Hour))}
+	for i := range 2 {
+		if got, err := db.CancelQuotaRequest(ctx, cancel); err != nil || got.State != quota.RequestCancelled {
+			t.Fatalf("cancellation, copy %d = %+v, %v", i, got, err)
+		}
+	}
+	if n := len(auditOf(t, db, quota.AuditFilter{AccountID: e.acct.ID}, "CancelImageQuotaRequest")); n != 2 {
+		t.Fatalf("%d cancellations audited; want 2 (one earlier, one sent twice)", n)
+	}
 
 	// A decision's values are checked before anything changes.
 	last := mustAsk(t, db, askFor(e.acct.ID, "us-dallas-1b", 9))
