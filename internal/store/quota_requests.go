@@ -95,7 +95,7 @@ func (db *DB) CreateQuotaRequest(ctx context.Context, in quota.CreateQuotaReques
 		if _, err := tx.Exec(ctx, db.q(`INSERT INTO quota_requests (id, account_id, location_id, current_max_count, desired_max_count,
 			state, reason, comment, client_token, fingerprint, created_at, decided_by) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, '')`),
 			r.ID, r.AccountID, r.LocationID, r.CurrentMaxCount, r.DesiredMaxCount, r.State, r.Reason,
-			nullString(nonEmpty(in.ClientToken)), in.Fingerprint(), micros(r.CreatedAt)); err != nil {
+			sql.NullString{String: in.ClientToken, Valid: in.ClientToken != ""}, in.Fingerprint(), micros(r.CreatedAt)); err != nil {
 			return made{}, err
 		}
 		if err := db.audit(ctx, tx, in.Actor, r.AccountID, "CreateImageQuotaRequest", r.ID, nil, r.EventData()); err != nil {
@@ -135,13 +135,6 @@ func (db *DB) QuotaRequest(ctx context.Context, id, accountID string) (quota.Quo
 		return quota.QuotaRequest{}, notFound(quota.CodeQuotaRequestNotFound, "quotaRequestId", id)
 	}
 	return page.Requests[0], nil
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // limitIn resolves, in tx, the limit of an account in a location.
