@@ -47,6 +47,8 @@ type Store interface {
 	CountAudit(ctx context.Context, f quota.AuditFilter) (int, error)
 
 	OperatorKeyCredential(ctx context.Context, keyID string) (quota.Credential, error)
+
+	QuotaRequestStore
 }
 
 // Service serves the operator actions from a store and a catalogue.
@@ -100,6 +102,9 @@ func (s *Service) actions() []zcapi.Action {
 		{Name: "DescribeImageQuotaOverrides", Handler: zcapi.Handle(s.DescribeImageQuotaOverrides)},
 		{Name: "DescribeImageQuotaUsage", Handler: zcapi.Handle(s.DescribeImageQuotaUsage)},
 		{Name: "DescribeAuditEvents", Handler: zcapi.Handle(s.DescribeAuditEvents)},
+		{Name: "DescribeQuotaRequests", Handler: zcapi.Handle(s.DescribeQuotaRequests)},
+		{Name: "ApproveQuotaRequest", Handler: zcapi.Handle(s.ApproveQuotaRequest)},
+		{Name: "DenyQuotaRequest", Handler: zcapi.Handle(s.DenyQuotaRequest)},
 	}
 }
 
