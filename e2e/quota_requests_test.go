@@ -14,11 +14,9 @@ import (
 	"imagequota/client"
 	"imagequota/internal/quota"
 	"imagequota/internal/testkit"
+	"imagequota/operatorapi"
 	"imagequota/vmapi"
 )
-
-// operator is the actor of the decisions these tests take on the store.
-var operator = quota.Actor{Name: "OPKTEST", RequestID: "req-operator"}
 
 var quotaRequestIDPattern = regexp.MustCompile(`^qr-[0-9a-f]{16}$`)
 
@@ -141,9 +139,12 @@ func TestQuotaRequestsOnTheWire(t *testing.T) {
 		}
 	}
 
-	// The operator approves with an expiry; the raise shows at once.
-	expires := fixedNow.Add(30 * 24 * time.Hour)
-	if _, err := e.srv.DB.ApproveQuotaRequest(context.Background(), quota.ApproveQuotaRequestInput{ID: id, ExpiresAt: &expires, Comment: "for the launch", Actor: operator}); err != nil {
+	// An operator approves with an expiry; the raise shows at once.
+	op := e.srv.NewOperator(t, quota.RoleAdmin)
+	op.Now = func() time.Time { return e.now }
+	approved, err := op.ApproveQuotaRequest(context.Background(), &operatorapi.ApproveQuotaRequestRequest{QuotaRequestID: &id,
+		ExpiresAt: client.String("2025-07-15T15:06:40Z"), Comment: client.String("for the launch")})
+	if err != nil {
 		t.Fatalf("ApproveQuotaRequest: %v", err)
 	}
 	if count, max := quotaCount(t, e.acct.Client, tokyo); count != 0 || max != 12 {
@@ -185,7 +186,7 @@ func TestQuotaRequestsOnTheWire(t *testing.T) {
 			trail = append(trail, r.Action+" by "+r.Actor)
 		}
 	}
-	want := []string{"CreateImageQuotaRequest by " + e.acct.Key.ID, "ApproveQuotaRequest by OPKTEST", "SetLimit by OPKTEST",
+	want := []string{"CreateImageQuotaRequest by " + e.acct.Key.ID, "ApproveQuotaRequest by " + approved.DecidedBy, "SetLimit by " + approved.DecidedBy,
 		"CreateImageQuotaRequest by " + e.acct.Key.ID, "CancelImageQuotaRequest by " + e.acct.Key.ID}
 	if !slices.Equal(trail, want) {
 		t.Fatalf("audit trail = %v, want %v", trail, want)

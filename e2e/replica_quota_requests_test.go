@@ -10,17 +10,17 @@ import (
 
 	"imagequota/client"
 	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
 	"imagequota/internal/testkit/pgtest"
+	"imagequota/operatorapi"
 	"imagequota/vmapi"
 )
 
 // TestReplicasQuotaRequest: two `imagequota serve` replicas on one
 // PostgreSQL database, both delivering to one webhook. An account asks for
 // more on one replica, the other lists the request, an operator approves it
-// with an expiry, and both replicas' DescribeImageQuota show the raise at
-// once; each event reaches the receiver once, from whichever replica.
+// with an expiry on the operator API of the other, and both replicas'
+// DescribeImageQuota show the raise at once; each event reaches the
+// receiver once, from whichever replica.
 func TestReplicasQuotaRequest(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
@@ -41,9 +41,11 @@ func TestReplicasQuotaRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv := newHookReceiver(t, time.Now)
+	var replicas []*pgServer
 	var clients []*client.Client
 	for range 2 {
 		r := pgServe(t, dbURL, "--db-max-conns", "4", "--webhook-url", recv.srv.URL, "--webhook-secret-file", secretFile)
+		replicas = append(replicas, r)
 		clients = append(clients, pgConnClient(r.URL, key.ID, key.Secret, time.Minute))
 	}
 	ctx := context.Background()
@@ -61,11 +63,17 @@ func TestReplicasQuotaRequest(t *testing.T) {
 	_, err = clients[1].CreateImageQuotaRequest(ctx, &vmapi.CreateImageQuotaRequestRequest{ZoneID: client.String(tokyo), DesiredMaxCount: client.Int(20)})
 	mustCode(t, err, quota.CodeQuotaRequestOpen)
 
-	// The operator approves, with an expiry.
-	op := testkit.OpenStore(t, dbURL, store.Options{MaxConns: 2})
-	op.RecordEvents(true)
+	// An operator approves it on the other replica, with an expiry.
+	var opKey struct{ AccessKeyID, AccessKeyPassword string }
+	pgAdmin(t, dbURL, &opKey, "operator", "create", "--name", "support", "--role", "admin")
+	op := client.NewOperator(replicas[1].URL, opKey.AccessKeyID, opKey.AccessKeyPassword)
+	pending, err := op.DescribeQuotaRequests(ctx, &operatorapi.DescribeQuotaRequestsRequest{States: []string{vmapi.QuotaRequestPending}})
+	if err != nil || pending.TotalCount != 1 || pending.DataSet[0].AccountID != acct.ID {
+		t.Fatalf("the operator's PENDING requests = %+v, %v", pending, err)
+	}
 	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
-	if _, err := op.ApproveQuotaRequest(ctx, quota.ApproveQuotaRequestInput{ID: made.QuotaRequestID, ExpiresAt: &expires, Comment: "approved", Actor: operator}); err != nil {
+	if _, err := op.ApproveQuotaRequest(ctx, &operatorapi.ApproveQuotaRequestRequest{QuotaRequestID: &made.QuotaRequestID,
+		ExpiresAt: client.String(expires.Format(time.RFC3339)), Comment: client.String("approved")}); err != nil {
 		t.Fatalf("ApproveQuotaRequest: %v", err)
 	}
 	for i, c := range clients {
