@@ -32,7 +32,9 @@ Usage: imagequota serve [--addr 127.0.0.1:8080] [--data-dir DIR | --db URL] [--d
 
 The API is served on POST /api/v2/vm (and POST /), with /healthz, /readyz and
 /metrics on the same listener. SIGINT or SIGTERM stops it after the requests in
-flight have been answered.
+flight have been answered. The operator API, for operator keys only (made with
+"imagequota admin operator create"), is served on POST /api/v2/operator of the
+same listener.
 
 The log goes to standard error as JSON lines, written out every 100 ms. Unless
 the environment sets GOGC, the garbage collector's heap goal is kept at 32 MiB
