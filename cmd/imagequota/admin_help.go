@@ -12,7 +12,8 @@ const adminSynopsis = "imagequota admin [--data-dir DIR | --db URL | --server UR
 
 const adminFooter = `The commands work on a store that exists: "imagequota migrate" creates one
 (and "imagequota serve" creates the default ./data on its first start). Only
-key create and master-key rotate read the master key file.
+key create, operator create, operator add-key and master-key rotate read the
+master key file.
 
 Every command takes --output table|json (default table) and --help.
 "imagequota admin GROUP --help" lists a group's commands, and
