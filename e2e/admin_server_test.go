@@ -65,6 +65,16 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 	if !strings.HasPrefix(op.AccessKeyID, "OPK") || op.AccessKeyPassword == "" || op.Role != "admin" || !strings.HasPrefix(op.OperatorID, "opr-") {
 		t.Fatalf("operator create printed %+v", op)
 	}
+	// Operator key passwords are sealed at rest, like tenants'.
+	for _, name := range []string{"imagequota.db", "imagequota.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(op.AccessKeyPassword)) || bytes.Contains(b, []byte(ro.AccessKeyPassword)) {
+			t.Fatalf("%s holds an operator key's password", name)
+		}
+	}
 	srv := startBinServer(t, env, []string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--image-build-time", "0"}, time.Minute)
 
 	// The operator's machine: no store, no master key; only the server and a key.
