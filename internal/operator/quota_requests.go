@@ -18,16 +18,11 @@ type QuotaRequestStore interface {
 
 // DescribeQuotaRequests lists quota requests, oldest first.
 func (s *Service) DescribeQuotaRequests(ctx context.Context, c *zcapi.Call, in *operatorapi.DescribeQuotaRequestsRequest) (*operatorapi.DescribeQuotaRequestsResponse, error) {
-	var f quota.QuotaRequestFilter
-	var err error
+	f, err := quota.NewQuotaRequestFilter(in.QuotaRequestIDs, in.States)
+	if err != nil {
+		return nil, err
+	}
 	if f.AccountID, err = optionalID("accountId", in.AccountID); err != nil {
-		return nil, err
-	}
-	if err := quota.CheckIDs("quotaRequestIds", in.QuotaRequestIDs); err != nil {
-		return nil, err
-	}
-	f.IDs = in.QuotaRequestIDs
-	if f.States, err = quota.ParseRequestStates("states", in.States); err != nil {
 		return nil, err
 	}
 	if f.Offset, f.Limit, err = page(in.Page); err != nil {

@@ -128,6 +128,19 @@ type QuotaRequestFilter struct {
 	Offset, Limit int
 }
 
+// NewQuotaRequestFilter is the filter of the requests named in quotaRequestIds
+// (at most MaxIDsPerRequest; any when empty) in one of states (any when
+// empty), as the API's parameters give them.
+func NewQuotaRequestFilter(ids, states []string) (QuotaRequestFilter, error) {
+	f := QuotaRequestFilter{IDs: ids}
+	if err := CheckIDs("quotaRequestIds", ids); err != nil {
+		return f, err
+	}
+	var err error
+	f.States, err = ParseRequestStates("states", states)
+	return f, err
+}
+
 // QuotaRequestPage is one page of requests and how many the filter selects in all.
 type QuotaRequestPage struct {
 	TotalCount int

@@ -108,23 +108,13 @@ func (s *Service) validateCreateImageQuotaRequest(in *vmapi.CreateImageQuotaRequ
 		}
 		v.reason = *in.Reason
 	}
-	if in.ClientToken != nil {
-		if err := quota.CheckClientToken("clientToken", *in.ClientToken); err != nil {
-			return v, err
-		}
-		v.clientToken = *in.ClientToken
-	}
-	return v, nil
+	v.clientToken, err = optionalClientToken(in.ClientToken)
+	return v, err
 }
 
 func validateDescribeImageQuotaRequests(in *vmapi.DescribeImageQuotaRequestsRequest) (quota.QuotaRequestFilter, error) {
-	var f quota.QuotaRequestFilter
-	if err := quota.CheckIDs("quotaRequestIds", in.QuotaRequestIDs); err != nil {
-		return f, err
-	}
-	f.IDs = in.QuotaRequestIDs
-	var err error
-	if f.States, err = quota.ParseRequestStates("states", in.States); err != nil {
+	f, err := quota.NewQuotaRequestFilter(in.QuotaRequestIDs, in.States)
+	if err != nil {
 		return f, err
 	}
 	num, size, err := validatePage(in.PageNum, in.PageSize)

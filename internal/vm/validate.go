@@ -59,13 +59,16 @@ func validateCreateImage(in *vmapi.CreateImageRequest) (createImage, error) {
 		}
 		v.description = in.ImageDescription
 	}
-	if in.ClientToken != nil {
-		if err := quota.CheckClientToken("clientToken", *in.ClientToken); err != nil {
-			return v, err
-		}
-		v.clientToken = *in.ClientToken
+	v.clientToken, err = optionalClientToken(in.ClientToken)
+	return v, err
+}
+
+// optionalClientToken validates an idempotency token that may be absent ("" then).
+func optionalClientToken(t *string) (string, error) {
+	if t == nil {
+		return "", nil
 	}
-	return v, nil
+	return *t, quota.CheckClientToken("clientToken", *t)
 }
 
 // Page limits of DescribeImages.
