@@ -24,18 +24,7 @@ import (
 func TestReplicasQuotaRequest(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
-	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
-		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
-	}
-	var acct struct {
-		ID string `json:"accountId"`
-	}
-	pgAdmin(t, dbURL, &acct, "account", "create", "--name", "replicas")
-	var key struct {
-		ID     string `json:"accessKeyId"`
-		Secret string `json:"accessKeyPassword"`
-	}
-	pgAdmin(t, dbURL, &key, "key", "create", "--account", acct.ID)
+	acct, key := binTenant(t, dbURL)
 	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
 	if err := os.WriteFile(secretFile, bytes.Clone(hookSecret), 0o600); err != nil {
 		t.Fatal(err)
@@ -68,7 +57,7 @@ func TestReplicasQuotaRequest(t *testing.T) {
 	pgAdmin(t, dbURL, &opKey, "operator", "create", "--name", "support", "--role", "admin")
 	op := client.NewOperator(replicas[1].URL, opKey.AccessKeyID, opKey.AccessKeyPassword)
 	pending, err := op.DescribeQuotaRequests(ctx, &operatorapi.DescribeQuotaRequestsRequest{States: []string{vmapi.QuotaRequestPending}})
-	if err != nil || pending.TotalCount != 1 || pending.DataSet[0].AccountID != acct.ID {
+	if err != nil || pending.TotalCount != 1 || pending.DataSet[0].AccountID != acct {
 		t.Fatalf("the operator's PENDING requests = %+v, %v", pending, err)
 	}
 	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -99,4 +88,25 @@ func TestReplicasQuotaRequest(t *testing.T) {
 			t.Fatalf("event %s delivered %d times", id, n)
 		}
 	}
+}
+
+// tenantKey is an access key as `imagequota admin key create` prints it.
+type tenantKey struct {
+	ID     string `json:"accessKeyId"`
+	Secret string `json:"accessKeyPassword"`
+}
+
+// binTenant creates the store at dbURL with the imagequota binary's migrate,
+// and an account with a key in it with its admin commands.
+func binTenant(t *testing.T, dbURL string) (accountID string, key tenantKey) {
+	t.Helper()
+	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
+	}
+	var acct struct {
+		ID string `json:"accountId"`
+	}
+	pgAdmin(t, dbURL, &acct, "account", "create", "--name", "tenant")
+	pgAdmin(t, dbURL, &key, "key", "create", "--account", acct.ID)
+	return acct.ID, key
 }

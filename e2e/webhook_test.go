@@ -352,18 +352,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	dbURL := "sqlite:" + filepath.Join(dir, "imagequota.db")
-	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
-		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
-	}
-	var acct struct {
-		ID string `json:"accountId"`
-	}
-	pgAdmin(t, dbURL, &acct, "account", "create", "--name", "hooked")
-	var key struct {
-		ID     string `json:"accessKeyId"`
-		Secret string `json:"accessKeyPassword"`
-	}
-	pgAdmin(t, dbURL, &key, "key", "create", "--account", acct.ID)
+	_, key := binTenant(t, dbURL)
 	secretFile := filepath.Join(dir, "webhook.secret")
 	if err := os.WriteFile(secretFile, append(bytes.Clone(hookSecret), '\n'), 0o600); err != nil {
 		t.Fatal(err)
