@@ -1,4 +1,4 @@
-module imagequota
+module github.com/imagequota/imagequota
 
 go 1.26.8
 

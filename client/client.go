@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/signing"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/signing"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // Client calls one endpoint with one credential. The zero value is not usable; use New.

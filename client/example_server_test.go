@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // exampleServer is a server on a new SQLite store with one operator; the

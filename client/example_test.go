@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log"
 
-	"imagequota/client"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // An operator registers a tenant and its instance over the operator API; the

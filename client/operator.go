@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // Operator calls the operator API (POST /api/v2/operator) with an operator

@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // DescribeQuotaRequests calls DescribeQuotaRequests.

@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // CreateImageQuotaRequest calls CreateImageQuotaRequest: it asks for a higher

@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // DescribeImageQuota calls DescribeImageQuota.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/testkit"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // binRun runs the imagequota binary with env and args, bounded by a minute.

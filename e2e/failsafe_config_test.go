@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/testkit"
-	"imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 )
 
 // runIn runs the imagequota binary in dir with env (bounded by a minute).

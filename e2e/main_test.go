@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

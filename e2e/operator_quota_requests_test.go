@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // TestOperatorDecidesQuotaRequests: on the operator API, an admin operator

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // wantAPICode fails unless err is an API error with code and HTTP status.

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/testkit"
-	"imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 )
 
 // pgRequirePostgres skips the test, with the reason, when no PostgreSQL

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // pgMigrations is what `imagequota migrate status --output json` prints.

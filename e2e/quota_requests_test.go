@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 var quotaRequestIDPattern = regexp.MustCompile(`^qr-[0-9a-f]{16}$`)

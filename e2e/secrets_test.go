@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/testkit"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // TestSecretsAtRest runs the real binary, uses a known password and token, and

@@ -20,11 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/signing"
-	"imagequota/internal/testkit"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // fixedNow is the clock of the test servers (unless a test sets its own), so

@@ -12,9 +12,9 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, to plant a vector's secret
 
-	"imagequota/internal/quota"
-	"imagequota/internal/signing"
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // signatureVectors are the four vectors of protocol.md §2, each with the

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/store/postgres"
-	"imagequota/internal/testkit"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/postgres"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // stuckEnv is an account with an access key and an instance in Tokyo, made

@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
-	"imagequota/internal/webhook"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/webhook"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 var hookSecret = []byte("e2e webhook secret")

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/testkit"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // TestBodyTextIsNotChanged: a body whose text encoding/json would change on

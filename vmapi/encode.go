@@ -1,7 +1,7 @@
 package vmapi
 
 import (
-	"imagequota/internal/jsonquote"
+	"github.com/imagequota/imagequota/internal/jsonquote"
 	"slices"
 	"strconv"
 )

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // TestAppendJSONMatchesEncodingJSON checks that the hand-written encoder of

@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/store"
-	"imagequota/internal/store/seed"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/seed"
 )
 
 // benchConfig is what a benchmark run is told.

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // cost is what a measured run took of this process (generator and in-process

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/signing"
 )
 
 // credential is what one simulated client authenticates with.

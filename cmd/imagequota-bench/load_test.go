@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/signing"
 )
 
 // The generator's own connection handling: signed headers the server can

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"imagequota/internal/gctune"
+	"github.com/imagequota/imagequota/internal/gctune"
 )
 
 func main() {

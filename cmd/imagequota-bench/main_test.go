@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/seed"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/seed"
 )
 
 const postgresEnv = "IMAGEQUOTA_TEST_POSTGRES"

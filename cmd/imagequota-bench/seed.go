@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/secrets"
-	"imagequota/internal/store/seed"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store/seed"
 )
 
 const seedUsage = `imagequota-bench seed: bulk-load accounts, access keys, instances and images.

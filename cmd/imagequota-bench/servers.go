@@ -19,13 +19,13 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/app"
-	"imagequota/internal/gctune"
-	"imagequota/internal/logbuf"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/gctune"
+	"github.com/imagequota/imagequota/internal/logbuf"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // benchMasterKey seals the benchmark stores' access key passwords, as serve does.

@@ -12,9 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // adminCommand is one admin command, declared once: its name, its help and,

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 var accountCommands = []adminCommand{

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 var instanceCommands = []adminCommand{

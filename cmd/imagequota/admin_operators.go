@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 const operatorHelp = `An operator runs the service through the operator API (POST

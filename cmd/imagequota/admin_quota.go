@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 const quotaScopeHelp = `A limit applies to a scope: with both --account and --location, to that

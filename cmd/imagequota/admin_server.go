@@ -11,11 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/client"
-	"imagequota/internal/operator"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/operator"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // adminStore is what the admin commands that have an operator API

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/client"
+	"github.com/imagequota/imagequota/client"
 )
 
 const callUsage = `imagequota call: call the API with a signed request and print the response.

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // mustNotExist fails the test when path exists.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // waitLimit bounds every wait for a server to come up or go down.

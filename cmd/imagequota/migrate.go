@@ -10,9 +10,9 @@ import (
 	"os"
 	"strings"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 const migrateUsage = `imagequota migrate: apply or show the database migrations.

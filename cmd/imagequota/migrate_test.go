@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 type migration struct {

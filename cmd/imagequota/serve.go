@@ -17,13 +17,13 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/app"
-	"imagequota/internal/gctune"
-	"imagequota/internal/logbuf"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/webhook"
-	"imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/gctune"
+	"github.com/imagequota/imagequota/internal/logbuf"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/webhook"
+	"github.com/imagequota/imagequota/internal/zcapi"
 )
 
 const serveUsage = `imagequota serve: run the API server.

@@ -26,8 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/signing"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/signing"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // quotaByLocation decodes a DescribeImageQuota response and checks that its

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // defaultDataDir is where the store is when no flag or variable says.

@@ -18,12 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"imagequota/internal/operator"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/vm"
-	"imagequota/internal/webhook"
-	"imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/internal/operator"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/vm"
+	"github.com/imagequota/imagequota/internal/webhook"
+	"github.com/imagequota/imagequota/internal/zcapi"
 )
 
 // StoreConfig says which store to open and how.

@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/app"
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
-	"imagequota/internal/testkit/pgtest"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/app"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // serve runs s on a listener on 127.0.0.1 until the test ends and returns its URL.

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // ServeActor is the actor of the changes a server makes to its store on its

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // CreateAccount creates an enabled account.

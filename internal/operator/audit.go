@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // DescribeAuditEvents lists audit records, oldest first, after recording

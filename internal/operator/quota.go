@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // SetImageQuota sets the limit of a scope, with an optional expiry and

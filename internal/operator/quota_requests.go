@@ -4,9 +4,9 @@ import (
 	"context"
 	"strings"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // QuotaRequestStore is what the quota request actions need of the store.

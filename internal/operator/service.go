@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/operatorapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/operatorapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // Store is what the operator service needs of the store. Errors are

@@ -5,8 +5,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"imagequota/internal/quota"
-	"imagequota/operatorapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/operatorapi"
 )
 
 // Page limits of every list.

@@ -3,7 +3,7 @@ package quota_test
 import (
 	"testing"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 func TestEffectiveLimit(t *testing.T) {

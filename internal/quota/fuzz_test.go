@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // fuzzLocationID is the id rule a parsed catalogue must satisfy.

@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 func TestResolveLimit(t *testing.T) {

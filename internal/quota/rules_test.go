@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 func TestCheckIDs(t *testing.T) {

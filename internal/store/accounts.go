@@ -7,8 +7,8 @@ import (
 	"math"
 	"strings"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // CreateAccount is CreateAccountAs by the operator (quota.AdminActor).

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"math"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // auditJSON is a before or after state already encoded as JSON.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // AuditRetention is how long the audit trail keeps its records: a record is

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // TestImageAuditJSONMatchesEncodingJSON checks that the audit state written

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // The read cache serves access keys, bearer tokens and each account's usage

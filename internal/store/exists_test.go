@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"imagequota/internal/store"
-	"imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 )
 
 // TestExistsAndHasSchema: Exists tells an absent SQLite file without making

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"strings"
 
-	"imagequota/internal/jsonquote"
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/jsonquote"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 const imageColumns = `id, account_id, location_id, instance_id, name, description, size_gb, category, os_type, version, unavailable, created_at, ready_at`

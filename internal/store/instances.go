@@ -7,8 +7,8 @@ import (
 	"math"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // CreateInstance is CreateInstanceAs by the operator (quota.AdminActor).

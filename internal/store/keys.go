@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // CreateAccessKey is CreateAccessKeyAs by the operator (quota.AdminActor).

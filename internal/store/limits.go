@@ -6,8 +6,8 @@ import (
 	"errors"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // activeOn is the condition, on a row of limits named alias, that the

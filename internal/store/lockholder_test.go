@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/store/postgres"
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/postgres"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // TestPostgresStuckLockHolder: a replica stuck in the middle of a create

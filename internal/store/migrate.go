@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // MigrationStatus is one migration and whether it is applied.

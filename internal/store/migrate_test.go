@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // migrationFiles lists the migration files of one engine.

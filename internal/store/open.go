@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 
-	"imagequota/internal/store/engine"
-	"imagequota/internal/store/postgres"
-	"imagequota/internal/store/sqlite"
+	"github.com/imagequota/imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/postgres"
+	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
 // Open opens the store at url (see ParseURL). SQLite is created when absent

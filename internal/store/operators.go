@@ -6,8 +6,8 @@ import (
 	"errors"
 	"strings"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // Operators run the service through the operator API with the power of

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // The outbox holds the events a webhook is told of (quota.Event), each

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // answerBound is how long a store call may take while the database is out

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 const quotaRequestColumns = `id, account_id, location_id, current_max_count, desired_max_count, granted_max_count,

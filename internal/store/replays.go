@@ -10,8 +10,8 @@ import (
 	"errors"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // replayable runs fn as one write transaction on behalf of the request that

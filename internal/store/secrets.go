@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // plainPrefix marks an access key password kept in the clear (a store opened without a master key).

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // settingMasterKey names the fingerprint of the store's master key.

@@ -18,9 +18,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // Options tune a store.

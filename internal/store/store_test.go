@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/store"
-	"imagequota/internal/store/storetest"
-	"imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/storetest"
+	"github.com/imagequota/imagequota/internal/testkit"
 )
 
 // requirePostgres skips the test, with the reason, when no PostgreSQL server

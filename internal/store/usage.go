@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // Usage returns an account's image count per location and the overrides that

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // overrideJoins joins, to each row of u, every override that applies to its

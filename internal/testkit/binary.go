@@ -88,7 +88,7 @@ func build() {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	out, err := exec.Command("go", append(args, "imagequota/cmd/imagequota")...).CombinedOutput()
+	out, err := exec.Command("go", append(args, "github.com/imagequota/imagequota/cmd/imagequota")...).CombinedOutput()
 	if err != nil {
 		binaryErr = &buildError{out: string(out), err: err}
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // NewOperator creates an operator with role in db and returns its key and a

@@ -3,9 +3,9 @@ package vm
 import (
 	"context"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // Quota increase requests: this server's extension of the vm service. An

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // TestCreateImageQuotaRequestChecks: each bad parameter gets its code, in

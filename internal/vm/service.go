@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // Store is what the vm service needs of the store. Errors are *quota.Error

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/vm"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/vm"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // The test catalogue: three enabled locations and a disabled one.

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"imagequota/internal/quota"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // This file is where every request of the service is checked: one function

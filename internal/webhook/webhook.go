@@ -26,7 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // SignatureHeader carries "t=UNIX,v1=HEX": HEX is the hex HMAC-SHA256, keyed

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/signing"
 )
 
 // CachingAuthenticator is an Authenticator that can also serve credentials

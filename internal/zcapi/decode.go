@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"strings"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // Validator is implemented by request types that check their own values.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 func TestDecode(t *testing.T) {

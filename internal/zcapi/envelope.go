@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"imagequota/internal/jsonquote"
+	"github.com/imagequota/imagequota/internal/jsonquote"
 	"net/http"
 	"reflect"
 	"slices"

@@ -6,7 +6,7 @@ package zcapi
 import (
 	"net/http"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // statusOf is the one table from error code to HTTP status (and, where it

@@ -12,13 +12,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/signing"
-	"imagequota/internal/store"
-	"imagequota/internal/testkit"
-	"imagequota/internal/vm"
-	"imagequota/internal/zcapi"
-	"imagequota/vmapi"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/signing"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/vm"
+	"github.com/imagequota/imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/vmapi"
 )
 
 // requestTypes makes a fresh value of every request type of the vm service.

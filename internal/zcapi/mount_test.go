@@ -9,9 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"imagequota/client"
-	"imagequota/internal/quota"
-	"imagequota/internal/zcapi"
+	"github.com/imagequota/imagequota/client"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/zcapi"
 )
 
 // keyAuth is an Authenticator of fixed keys and one token.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/quota"
 )
 
 // TestPostgresInterpret: driver errors that mean "the database is not

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // Options describe a bulk load of test data, for benchmarks.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // Group commit. Every SQLite write transaction runs on the one

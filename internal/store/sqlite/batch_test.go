@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/store/engine"
-	"imagequota/internal/store/sqlite"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
 // TestGroupCommitMixedBatch: writes queued behind a paused writer are

@@ -5,9 +5,9 @@ import (
 	"sync"
 	"testing"
 
-	"imagequota/internal/store"
-	"imagequota/internal/store/engine"
-	"imagequota/internal/store/sqlite"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
 // TestBatchStatsCountWrites checks that BatchStats counts every write once

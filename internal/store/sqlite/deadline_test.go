@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
-	"imagequota/internal/store/sqlite"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
 // TestWriteAnsweredAtItsDeadline: while another process holds the database's

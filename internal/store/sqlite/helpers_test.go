@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"imagequota/internal/store"
-	"imagequota/internal/store/sqlite"
+	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
 // open opens the SQLite file at path (migrating it) as a store, and returns

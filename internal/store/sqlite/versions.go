@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"imagequota/internal/store/engine"
+	"github.com/imagequota/imagequota/internal/store/engine"
 )
 
 // versions observes versions on a connection used for nothing else:

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // auditBacklog opens a store and writes n audit records (an account, then

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // testOperatorWritesReplayed: the writes the operator API makes, sent twice

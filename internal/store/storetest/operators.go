@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // testOperators: operators and their keys, apart from tenants' keys, their

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // pending lists the outbox.

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"imagequota/internal/quota"
-	"imagequota/internal/secrets"
-	"imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/secrets"
+	"github.com/imagequota/imagequota/internal/store"
 )
 
 // testMasterKeyClaimedOnce: the first master key brought to a store is
