@@ -122,21 +122,35 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 		t.Fatalf("quota set: local %v (stderr %q), remote %v (stderr %q)", ls, l.stderr, rs, r.stderr)
 	}
 
-	// Reads print the same, as JSON and as tables.
-	for _, args := range [][]string{
-		{"account", "list"}, {"key", "list", "--account", acct.AccountID}, {"quota", "list"}, {"quota", "show", "--account", acct.AccountID},
-		{"instance", "list"}, {"instance", "list", "--account", acct.AccountID}, {"audit", "list", "--account", acct.AccountID}, {"location", "list"},
-		{"audit", "list", "--action", "SetLimit", "--since", "2000-01-01T00:00:00Z", "--until", "2999-01-01T00:00:00Z"},
-	} {
-		for _, out := range []string{"json", "table"} {
-			a := append(append([]string{}, args...), "--output", out)
-			l, r := local(a...), remote(a...)
-			if l.code != 0 || r.code != 0 || l.stdout != r.stdout {
-				t.Errorf("admin %s: local (exit %d)\n%s%s\nremote (exit %d)\n%s%s", strings.Join(a, " "), l.code, l.stdout, l.stderr, r.code, r.stdout, r.stderr)
+	// Reads print the same, as JSON and as tables. They change nothing, so
+	// they run side by side: each is two starts of the binary.
+	t.Run("same output", func(t *testing.T) {
+		run := func(t *testing.T, env []string, args ...string) pgResult {
+			return binRun(t, env, args...)
+		}
+		localT := func(t *testing.T, args ...string) pgResult {
+			return run(t, env, append([]string{"admin", "--data-dir", dir}, args...)...)
+		}
+		remoteT := func(t *testing.T, args ...string) pgResult {
+			return run(t, opEnv, append([]string{"admin", "--server", srv.URL, "--data-dir", nowhere}, args...)...)
+		}
+		for _, args := range [][]string{
+			{"account", "list"}, {"key", "list", "--account", acct.AccountID}, {"quota", "list"}, {"quota", "show", "--account", acct.AccountID},
+			{"instance", "list"}, {"instance", "list", "--account", acct.AccountID}, {"audit", "list", "--account", acct.AccountID}, {"location", "list"},
+			{"audit", "list", "--action", "SetLimit", "--since", "2000-01-01T00:00:00Z", "--until", "2999-01-01T00:00:00Z"},
+		} {
+			for _, out := range []string{"json", "table"} {
+				a := append(append([]string{}, args...), "--output", out)
+				t.Run(strings.Join(a, " "), func(t *testing.T) {
+					t.Parallel()
+					l, r := localT(t, a...), remoteT(t, a...)
+					if l.code != 0 || r.code != 0 || l.stdout != r.stdout {
+						t.Errorf("admin %s: local (exit %d)\n%s%s\nremote (exit %d)\n%s%s", strings.Join(a, " "), l.code, l.stdout, l.stderr, r.code, r.stdout, r.stderr)
+					}
+				})
 			}
 		}
-	}
-	// So do refusals.
+	})
 	for _, args := range [][]string{
 		{"account", "disable", "acc-nobody"}, {"key", "disable", "AKNOBODY"}, {"instance", "delete", "ins-nobody"},
 		{"quota", "show", "--account", "acc-nobody"}, {"quota", "set", "--account", acct.AccountID, "--max", "-1"},
@@ -146,7 +160,6 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 			t.Errorf("admin %s: local exit %d %q, remote exit %d %q", strings.Join(args, " "), l.code, l.stderr, r.code, r.stderr)
 		}
 	}
-	// The audit trail names the operator as the actor of the remote writes.
 	var recs []struct{ Action, Actor string }
 	decode(local("audit", "list", "--account", acct.AccountID, "--output", "json"), "audit list", &recs)
 	if len(recs) == 0 || recs[0].Action != "CreateAccount" || recs[0].Actor != "operator:"+op.OperatorID {
