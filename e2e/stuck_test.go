@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,7 +84,7 @@ func TestFrozenReplicaReleasesItsLock(t *testing.T) {
 	}
 	e := setupStuck(t, dbURL)
 	frozenURL := dbURL + "&application_name=imagequota-frozen"
-	if !containsQuery(dbURL) {
+	if !strings.Contains(dbURL, "?") {
 		frozenURL = dbURL + "?application_name=imagequota-frozen"
 	}
 	frozen := pgServe(t, frozenURL, "--image-build-time", "0", "--request-timeout", "2s")
@@ -194,15 +194,6 @@ func TestFrozenReplicaReleasesItsLock(t *testing.T) {
 	}
 }
 
-func containsQuery(u string) bool {
-	for i := 0; i < len(u); i++ {
-		if u[i] == '?' {
-			return true
-		}
-	}
-	return false
-}
-
 // TestSQLiteWriterLockHeldElsewhere: while another process holds SQLite's
 // write lock for longer than the HTTP write timeout, every create gets an
 // HTTP answer — 503 at its deadline — and never a dropped connection; once
@@ -274,5 +265,4 @@ func TestSQLiteWriterLockHeldElsewhere(t *testing.T) {
 			t.Fatalf("after the lock was released: %q %v", a.code, a.err)
 		}
 	}
-	_ = http.StatusOK
 }
