@@ -10,8 +10,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The version "imagequota version" prints: git describe of the checkout (the
+# tag, or the commit, with -dirty for uncommitted changes). Empty outside a
+# git checkout, where the binary falls back to its build information.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+BINDIR ?= bin
+
 build:
-	$(GO) build -o bin/imagequota ./cmd/imagequota
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BINDIR)/imagequota ./cmd/imagequota
 
 # Runs every fuzz target for FUZZTIME each.
 fuzz:

@@ -17,9 +17,6 @@ import (
 	"time"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
@@ -61,10 +58,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = runMigrate(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 && isHelpFlag(args[1]) {
-			fmt.Fprintln(stdout, "Usage: imagequota version\n\nPrints the version of imagequota.")
+			fmt.Fprint(stdout, versionUsage)
 			break
 		}
-		fmt.Fprintln(stdout, "imagequota", version)
+		writeVersion(stdout)
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:
