@@ -10,6 +10,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The official Go SDK against the server: compat/sdkgo is a module of its own,
+# so ./... of the main module does not reach it.
+.PHONY: compat
+compat:
+	cd compat/sdkgo && $(GO) vet ./... && $(GO) test -race ./...
+
 # The version "imagequota version" prints: git describe of the checkout (the
 # tag, or the commit, with -dirty for uncommitted changes). Empty outside a
 # git checkout, where the binary falls back to its build information.
