@@ -351,3 +351,30 @@ func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) erro
 		return nil
 	}))
 }
+
+// ListImagesPage returns a page of an account's custom images, newest
+// first, and how many it has in all.
+func (db *DB) ListImagesPage(ctx context.Context, accountID string, offset, limit int) ([]quota.Image, int, error) {
+	var total int
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM images WHERE account_id = ?`), accountID).Scan(&total); err != nil {
+		return nil, 0, wrap("list images", db.e.Interpret(err))
+	}
+	if limit <= 0 {
+		limit = total
+	}
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+imageColumns+` FROM images WHERE account_id = ?
+		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`), accountID, limit, max(offset, 0))
+	if err != nil {
+		return nil, 0, wrap("list images", db.e.Interpret(err))
+	}
+	defer rows.Close()
+	out := []quota.Image{}
+	for rows.Next() {
+		im, err := scanImage(rows)
+		if err != nil {
+			return nil, 0, wrap("list images", err)
+		}
+		out = append(out, im)
+	}
+	return out, total, wrap("list images", db.e.Interpret(rows.Err()))
+}

@@ -52,6 +52,9 @@ func RunClocked(t *testing.T, open func(t *testing.T, now func() time.Time) *sto
 		{"OperatorKeysSealed", testOperatorKeysSealed},
 		{"AuditFilters", testAuditFilters},
 		{"OperatorWritesReplayed", testOperatorWritesReplayed},
+		{"ConsoleSessions", testConsoleSessions},
+		{"UsageOverview", testUsageOverview},
+		{"ListImagesPage", testListImagesPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
