@@ -21,9 +21,10 @@ import (
 // in setup, its flags, the checks of their values and what it runs.
 //
 // The exit status follows from where a command stops: 2 when its command
-// line cannot be parsed (an unknown command or flag, a flag value of the
-// wrong type: errUsage); 1 for every other failure, a value the checks or
-// the store refuse included.
+// line is refused before anything is done (an unknown command or flag, a
+// flag value of the wrong type: errUsage; a missing argument or a value the
+// checks refuse: a usageError); 1 for every failure after that, a value the
+// store refuses included.
 type adminCommand struct {
 	group, verb string
 	// synopsis shows the arguments and the main flags, as in the command list.
@@ -124,8 +125,7 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		if len(rest) > 1 && !isHelpFlag(rest[1]) {
 			name += " " + rest[1]
 		}
-		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n", name)
-		writeAdminUsage(stderr, top.fs)
+		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n%s", name, helpPointer("admin"))
 		return errUsage
 	}
 	if len(rest) > 1 && isHelpFlag(rest[1]) {
@@ -137,8 +137,7 @@ func runAdmin(ctx context.Context, args []string, env map[string]string, stdout,
 		cmd = findCommand(g.name, rest[1])
 	}
 	if cmd == nil {
-		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n\n", strings.Join(rest[:min(2, len(rest))], " "))
-		writeGroupUsage(stderr, g)
+		fmt.Fprintf(stderr, "imagequota admin: unknown command %q\n%s", strings.Join(rest[:min(2, len(rest))], " "), helpPointer("admin "+g.name))
 		return errUsage
 	}
 	return cmd.execute(ctx, top, rest[2:], env, stdout, stderr)
@@ -325,10 +324,9 @@ func (f *adminFlags) Check(fn func()) { f.checks = append(f.checks, fn) }
 func (f *adminFlags) Problem(format string, args ...any) { f.c.Problem(format, args...) }
 
 // Fail reports a problem with the values found once the command ran (by the
-// layer that checks them), as the checks report theirs.
+// layer that checks them): the store refused them, exit status 1.
 func (f *adminFlags) Fail(format string, args ...any) error {
-	f.c.Problem(format, args...)
-	return f.c.Err()
+	return fmt.Errorf(format, args...)
 }
 
 // IsSet reports whether the flag name was given on the command line.

@@ -170,10 +170,10 @@ func TestAdminAuditPrune(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{[]string{"audit", "prune"}, 1, "--older-than AGE, --keep N or both are required"},
-		{[]string{"audit", "prune", "--keep", "-1"}, 1, "--keep must be 0 or more"},
-		{[]string{"audit", "prune", "--older-than", "lots"}, 2, `invalid value "lots" for flag -older-than`},
-		{[]string{"audit", "prune", "--older-than", "-3d"}, 2, `invalid value "-3d" for flag -older-than`},
+		{[]string{"audit", "prune"}, 2, "--older-than AGE, --keep N or both are required"},
+		{[]string{"audit", "prune", "--keep", "-1"}, 2, "--keep must be 0 or more"},
+		{[]string{"audit", "prune", "--older-than", "lots"}, 2, `invalid value "lots" for flag --older-than`},
+		{[]string{"audit", "prune", "--older-than", "-3d"}, 2, `invalid value "-3d" for flag --older-than`},
 	} {
 		if r := c.admin(t, tc.args...); r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
 			t.Errorf("admin %q: exit %d, stderr %q; want exit %d and %q", tc.args, r.code, r.stderr, tc.code, tc.stderr)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 const adminSynopsis = "imagequota admin [--data-dir DIR | --db URL | --server URL]"
@@ -25,9 +24,10 @@ that server instead, with the same output; it needs no database URL or
 master key. audit prune, master-key rotate and the operator commands work
 on the store only.
 
-Exit status: 0 on success; 2 when the command line cannot be parsed (an
-unknown command or flag, a flag value of the wrong type); 1 for every other
-failure (a missing or wrong value, a refusal of the store).
+Exit status: 0 on success; 2 when the command line is refused before
+anything is done (an unknown command or flag, a missing argument, a flag value
+of the wrong type or out of range); 1 when the command fails after that (a
+store or server that cannot be reached, a refusal of the store or server).
 `
 
 // writeAdminUsage writes the help of imagequota admin: every command, then
@@ -108,9 +108,12 @@ func writeStoreFlags(w io.Writer, fs *flag.FlagSet, where string) {
 }
 
 // writeFlags writes the flags of fs that keep selects, as --name VALUE and
-// their help in a column.
+// their help in a column, wrapped to 80 columns.
 func writeFlags(w io.Writer, fs *flag.FlagSet, keep func(name string) bool) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	const width, maxColumn = 80, 32
+	type row struct{ left, help string }
+	var rows []row
+	column := 0
 	fs.VisitAll(func(f *flag.Flag) {
 		if !keep(f.Name) {
 			return
@@ -121,16 +124,31 @@ func writeFlags(w io.Writer, fs *flag.FlagSet, keep func(name string) bool) {
 		}
 		left := "  --" + f.Name
 		if value != "" {
-			left += " " + value
+			left += " " + strings.ToUpper(value)
 		}
 		switch f.DefValue {
 		case "", "0", "false", "0s":
 		default:
 			help += " (default " + f.DefValue + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", left, help)
+		rows = append(rows, row{left, help})
+		if len(left)+2 <= maxColumn {
+			column = max(column, len(left)+2)
+		}
 	})
-	_ = tw.Flush()
+	indent := strings.Repeat(" ", column)
+	for _, r := range rows {
+		lines := wrap(r.help, width-column, "")
+		for i := range lines {
+			lines[i] = indent + strings.TrimSpace(lines[i])
+		}
+		if len(r.left)+2 <= column {
+			lines[0] = r.left + lines[0][len(r.left):]
+		} else {
+			lines = append([]string{r.left}, lines...)
+		}
+		fmt.Fprintln(w, strings.Join(lines, "\n"))
+	}
 }
 
 // storeFlagValues names the values of the store flags in the help, whose
@@ -167,7 +185,6 @@ func adminHelp(top *config, args []string, env map[string]string, stdout, stderr
 			return nil
 		}
 	}
-	fmt.Fprintf(stderr, "imagequota admin help: unknown command %q\n\n", strings.Join(args, " "))
-	writeAdminUsage(stderr, top.fs)
+	fmt.Fprintf(stderr, "imagequota admin help: unknown command %q\n%s", strings.Join(args, " "), helpPointer("admin"))
 	return errUsage
 }

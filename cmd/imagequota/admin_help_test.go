@@ -68,8 +68,9 @@ func TestAdminCommandHelp(t *testing.T) {
 	}
 }
 
-// TestAdminExitCodes: a command line that cannot be parsed exits 2 and one
-// whose values are refused exits 1, whichever the command.
+// TestAdminExitCodes: a command line that is refused before anything is
+// done (it cannot be parsed, or its values fail the checks) exits 2,
+// whichever the command.
 func TestAdminExitCodes(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
@@ -81,13 +82,13 @@ func TestAdminExitCodes(t *testing.T) {
 		{[]string{"help", "frob"}, 2, `unknown command "frob"`},
 		{[]string{"help", "quota", "frob"}, 2, `unknown command "quota frob"`},
 		{[]string{"frob", "--help"}, 2, `unknown command "frob"`},
-		{[]string{"quota", "frob"}, 2, "quota show"},
-		{[]string{"--colour", "account", "list"}, 2, "flag provided but not defined: -colour"},
-		{[]string{"audit", "list", "--limit", "many"}, 2, `invalid value "many" for flag -limit`},
-		{[]string{"token", "create", "--account", "acc-x", "--ttl", "soon"}, 2, `invalid value "soon" for flag -ttl`},
-		{[]string{"audit", "list", "--since", "never"}, 1, "--since"},
-		{[]string{"master-key", "rotate"}, 1, "--new-key-file is required"},
-		{[]string{"instance", "list", "a", "b"}, 1, "unexpected arguments: a b"},
+		{[]string{"quota", "frob"}, 2, `unknown command "quota frob"`},
+		{[]string{"--colour", "account", "list"}, 2, "flag provided but not defined: --colour"},
+		{[]string{"audit", "list", "--limit", "many"}, 2, `invalid value "many" for flag --limit`},
+		{[]string{"token", "create", "--account", "acc-x", "--ttl", "soon"}, 2, `invalid value "soon" for flag --ttl`},
+		{[]string{"audit", "list", "--since", "never"}, 2, "--since"},
+		{[]string{"master-key", "rotate"}, 2, "--new-key-file is required"},
+		{[]string{"instance", "list", "a", "b"}, 2, "unexpected arguments: a b"},
 	}
 	for _, tc := range tests {
 		r := c.admin(t, tc.args...)

@@ -27,7 +27,6 @@ HTTPS. On an error it prints the code and message and exits with status 1.
 
 func runCall(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
 	c := newConfig("call", callUsage, env, stdout, stderr)
-	c.fs.Usage = func() { fmt.Fprint(c.fs.Output(), callUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
 	var body, endpoint, ver string
 	var timeout time.Duration
 	var insecure bool

@@ -57,8 +57,8 @@ func TestConfigurationProblemsStopEveryCommand(t *testing.T) {
 		for _, tc := range tests {
 			args := append(append(append([]string{}, cmd...), "--data-dir", c.dir), tc.args...)
 			r := runWith(t, tc.env, args...)
-			if r.code != 1 {
-				t.Errorf("%v with %s: exit %d, want 1\nstderr: %s", cmd, tc.name, r.code, r.stderr)
+			if r.code != 2 {
+				t.Errorf("%v with %s: exit %d, want 2\nstderr: %s", cmd, tc.name, r.code, r.stderr)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(r.stderr, w) {
@@ -74,8 +74,8 @@ func TestConfigurationProblemsStopEveryCommand(t *testing.T) {
 	// serve collects every problem, the address and the store included.
 	r := runWith(t, []string{"IMAGEQUOTA_AUDIT_RETENTION=forever"}, "serve", "--data-dir", c.dir, "--addr", "nonsense",
 		"--db", "mysql://foo", "--log-level", "loud", "--pprof-addr", "localhost:http-ish")
-	if r.code != 1 {
-		t.Errorf("serve with several problems: exit %d, want 1", r.code)
+	if r.code != 2 {
+		t.Errorf("serve with several problems: exit %d, want 2", r.code)
 	}
 	for _, w := range []string{`--addr "nonsense" is not a host:port`, `"mysql" is not supported`, `--log-level "loud"`,
 		`--pprof-addr "localhost:http-ish"`, `IMAGEQUOTA_AUDIT_RETENTION="forever"`} {
@@ -85,7 +85,7 @@ func TestConfigurationProblemsStopEveryCommand(t *testing.T) {
 	}
 	// A flag value of the wrong form is a usage error, as for every flag.
 	r = runWith(t, nil, "serve", "--data-dir", c.dir, "--audit-retention", "-3d")
-	if r.code != 2 || !strings.Contains(r.stderr, `invalid value "-3d" for flag -audit-retention`) {
+	if r.code != 2 || !strings.Contains(r.stderr, `invalid value "-3d" for flag --audit-retention`) {
 		t.Errorf("serve --audit-retention -3d: exit %d, stderr %q", r.code, r.stderr)
 	}
 	mustNotExist(t, c.dir, "after commands with configuration problems")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +40,26 @@ Run "imagequota COMMAND --help" for the flags of a command.
 // errUsage is returned after a usage problem was already printed.
 var errUsage = errors.New("usage")
 
+// usageError is a command line or environment refused before anything was
+// done: a missing argument, a value out of range, a flag's file that cannot
+// be read. Each problem is printed on a line of its own, then where the help
+// is, and the exit status is 2.
+type usageError struct {
+	// cmd is the command as it is typed after "imagequota": "serve", "admin key create".
+	cmd      string
+	problems []string
+}
+
+func (e *usageError) Error() string { return strings.Join(e.problems, "; ") }
+
+// helpPointer says how to get the help of cmd ("" for imagequota itself).
+func helpPointer(cmd string) string {
+	if cmd == "" {
+		return "Run \"imagequota --help\" for usage.\n"
+	}
+	return fmt.Sprintf("Run \"imagequota %s --help\" for usage.\n", cmd)
+}
+
 // run is main without the process: it is what the tests call.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	env := envMap(environ)
@@ -57,23 +78,26 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "migrate":
 		err = runMigrate(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
-		if len(args) > 1 && isHelpFlag(args[1]) {
-			fmt.Fprint(stdout, versionUsage)
-			break
-		}
-		writeVersion(stdout)
+		err = runVersion(args[1:], env, stdout, stderr)
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "imagequota: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "imagequota: unknown command %q\n%s", args[0], helpPointer(""))
 		return 2
 	}
+	var ue *usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &ue):
+		for _, p := range ue.problems {
+			fmt.Fprintf(stderr, "imagequota %s: %s\n", ue.cmd, p)
+		}
+		fmt.Fprint(stderr, helpPointer(ue.cmd))
 		return 2
 	case errors.Is(err, errCallFailed):
 		return 1
@@ -107,10 +131,7 @@ type config struct {
 func newConfig(name, summary string, env map[string]string, stdout, stderr io.Writer) *config {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c := &config{fs: fs, env: env, stdout: stdout, stderr: stderr}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags (each defaults from the variable in brackets, where one is named):\n", summary)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { writeCommandUsage(fs.Output(), summary, fs) }
 	return c
 }
 
@@ -126,9 +147,23 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		_, _ = stdout.Write(buf.Bytes())
 	case err != nil:
 		problem, _, _ := strings.Cut(buf.String(), "\n")
-		fmt.Fprintf(stderr, "imagequota %s: %s\nRun \"imagequota %s --help\" for usage.\n", fs.Name(), problem, fs.Name())
+		fmt.Fprintf(stderr, "imagequota %s: %s\n%s", fs.Name(), dashDash(problem), helpPointer(fs.Name()))
 	}
 	return err
+}
+
+// singleDash matches a flag name as the flag package writes it, -name.
+var singleDash = regexp.MustCompile(`(^|[\s:])-([A-Za-z0-9])`)
+
+// dashDash writes the flag names of a message of the flag package as the
+// help writes them: --name.
+func dashDash(msg string) string { return singleDash.ReplaceAllString(msg, "$1--$2") }
+
+// writeCommandUsage writes summary, then the flags of fs as --name VALUE with
+// their help in a column.
+func writeCommandUsage(w io.Writer, summary string, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "%s\n\nFlags (each defaults from the variable in brackets, where one is named):\n", strings.TrimRight(summary, "\n"))
+	writeFlags(w, fs, func(string) bool { return true })
 }
 
 func (c *config) envHelp(key, help string) string {
@@ -265,5 +300,5 @@ func (c *config) Err() error {
 	if len(c.problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("configuration:\n  %s", strings.Join(c.problems, "\n  "))
+	return &usageError{cmd: c.fs.Name(), problems: c.problems}
 }

@@ -34,7 +34,6 @@ admin command must then use the same key. It never generates a key.
 
 func runMigrate(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
 	c := newConfig("migrate", migrateUsage, env, stdout, stderr)
-	c.fs.Usage = func() { fmt.Fprint(c.fs.Output(), migrateUsage, "\nFlags:\n"); c.fs.PrintDefaults() }
 	sf := addStoreFlags(c)
 	var output string
 	c.String(&output, "output", "", "table", "output format: table or json")

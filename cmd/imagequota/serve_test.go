@@ -415,8 +415,8 @@ func TestServeReportsConfigurationProblemsAtOnce(t *testing.T) {
 	for _, tc := range tests {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", c.dir}, tc.args...)
 		r := runWith(t, tc.env, args...)
-		if r.code != 1 {
-			t.Errorf("%s: exit %d, want 1\nstderr: %s", tc.name, r.code, r.stderr)
+		if r.code != 2 {
+			t.Errorf("%s: exit %d, want 2\nstderr: %s", tc.name, r.code, r.stderr)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(r.stderr, w) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=…" (make build
@@ -37,6 +38,23 @@ information ("(devel)" when there is none). The lines after it come from the
 build information: the module, the VCS revision and its time, whether the
 working tree had changes, and the Go version.
 `
+
+func runVersion(args []string, env map[string]string, stdout, stderr io.Writer) error {
+	c := newConfig("version", versionUsage, env, stdout, stderr)
+	c.fs.Usage = func() { fmt.Fprint(c.fs.Output(), versionUsage) }
+	pos, err := c.Parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		c.Problem("unexpected arguments: %s", strings.Join(pos, " "))
+	}
+	if err := c.Err(); err != nil {
+		return err
+	}
+	writeVersion(stdout)
+	return nil
+}
 
 // writeVersion prints the version and the build information.
 func writeVersion(w io.Writer) {
