@@ -43,10 +43,11 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		if err := tx.Lock(ctx, lock); err != nil {
 			return outcome{}, err
 		}
-		var action, stored string
-		err := tx.QueryRow(ctx, db.q(`SELECT action, result FROM request_replays WHERE key = ?`), key).Scan(&action, &stored)
-		switch {
-		case err == nil && !replayExpired(key, db.now()):
+		action, stored, found, err := db.replays.lookup(ctx, db, tx, key)
+		if err != nil {
+			return outcome{}, err
+		}
+		if found && !replayExpired(key, db.now()) {
 			if action != r.Action {
 				return outcome{}, quota.Errorf(quota.CodeSignatureReused,
 					"This request's signature was already used for %s; it cannot be used for %s. Sign every request afresh.", action, r.Action)
@@ -57,8 +58,6 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 			}
 			o.replayed = true
 			return o, nil
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
-			return outcome{}, err
 		}
 		res, err := fn(ctx, tx)
 		if err != nil {
@@ -68,19 +67,13 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		if err != nil {
 			return outcome{}, err
 		}
-		// An expired record of the same request (clocks far apart) is
-		// replaced.
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, result) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET action = excluded.action, result = excluded.result`),
-			key, r.Action, string(b)); err != nil {
+		if err := db.replays.record(ctx, db, tx, key, r.Action, string(b)); err != nil {
 			return outcome{}, err
 		}
 		// Once a second, a write also removes up to pruneLimit expired
-		// records, from the other end of the index, so the table holds
-		// about the last window's writes.
+		// records, so the table holds about the last window's writes.
 		if now := db.now(); db.pruneDue(now) {
-			if _, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
-				SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(now), pruneLimit); err != nil {
+			if err := db.replays.prune(ctx, db, tx, now); err != nil {
 				return outcome{}, err
 			}
 		}
@@ -94,6 +87,49 @@ func (db *DB) execReplayable(ctx context.Context, r quota.Replay, accountID stri
 	_, _, err := replayable(ctx, db, r, accountID, func(ctx context.Context, tx *engine.Tx) (struct{}, error) {
 		return struct{}{}, fn(ctx, tx)
 	})
+	return err
+}
+
+// replayRecords is where an engine keeps the replay records: looked up and
+// recorded inside the write transaction of the request they answer.
+type replayRecords interface {
+	// lookup returns the record kept under key, expired or not.
+	lookup(ctx context.Context, db *DB, tx *engine.Tx, key []byte) (action, result string, found bool, err error)
+	// record keeps the answer to the request key names (replacing an
+	// expired record of the same key).
+	record(ctx context.Context, db *DB, tx *engine.Tx, key []byte, action, result string) error
+	// prune removes up to pruneLimit records expired by now.
+	prune(ctx context.Context, db *DB, tx *engine.Tx, now time.Time) error
+}
+
+// keyedReplays keeps the records in a table indexed by key (PostgreSQL):
+// replicas in parallel transactions find each other's records through the
+// index.
+type keyedReplays struct{}
+
+func (keyedReplays) lookup(ctx context.Context, db *DB, tx *engine.Tx, key []byte) (string, string, bool, error) {
+	var action, result string
+	err := tx.QueryRow(ctx, db.q(`SELECT action, result FROM request_replays WHERE key = ?`), key).Scan(&action, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return action, result, err == nil, err
+}
+
+func (keyedReplays) record(ctx context.Context, db *DB, tx *engine.Tx, key []byte, action, result string) error {
+	// An expired record of the same request (clocks far apart) is
+	// replaced.
+	_, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, result) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET action = excluded.action, result = excluded.result`),
+		key, action, result)
+	return err
+}
+
+// prune removes the oldest expired records, from the other end of the index
+// than the one records are added at.
+func (keyedReplays) prune(ctx context.Context, db *DB, tx *engine.Tx, now time.Time) error {
+	_, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
+		SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(now), pruneLimit)
 	return err
 }
 

@@ -60,6 +60,8 @@ type DB struct {
 	// lastPrune is the second in which a write last pruned expired replay
 	// records (replays.go).
 	lastPrune atomic.Int64
+	// replays keeps the replay records the engine's way (replays.go).
+	replays replayRecords
 	// outbox says whether events are recorded, and signals their commits (outbox.go).
 	outbox *outbox
 }
@@ -70,8 +72,12 @@ func New(e engine.Engine, opts Options) *DB {
 		opts.Now = time.Now
 	}
 	v := e.Versions()
+	var replays replayRecords = keyedReplays{}
+	if e.Name() == "sqlite" {
+		replays = &arrivalReplays{}
+	}
 	return &DB{e: e, r: e.Reader(), now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets,
-		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick), outbox: newOutbox()}
+		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick), outbox: newOutbox(), replays: replays}
 }
 
 // AppliedAtOpen returns the migrations Open applied: on SQLite, which is

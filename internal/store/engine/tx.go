@@ -31,6 +31,7 @@ type Tx struct {
 	lock   func(ctx context.Context, c Conn, key string) error
 	locked []string // keys locked in this transaction
 	wrote  bool
+	memo   map[any]any // Memo's values, for this transaction only
 }
 
 // NewTx is for engines: a Tx on conn, whose Lock calls lock.
@@ -87,6 +88,24 @@ func (tx *Tx) Lock(ctx context.Context, key string) error {
 	}
 	tx.locked = append(tx.locked, key)
 	return nil
+}
+
+// Memo returns the value kept under key in this transaction, made by mk the
+// first time it is asked for. A value lives as long as the transaction: the
+// writes that share a transaction (SQLite's group commit) share it, and a
+// transaction begun again (a batch run again with savepoints) starts without
+// any. It is never shared between transactions, so it may hold what the
+// transaction has written and not yet committed.
+func (tx *Tx) Memo(key any, mk func() any) any {
+	if v, ok := tx.memo[key]; ok {
+		return v
+	}
+	if tx.memo == nil {
+		tx.memo = map[any]any{}
+	}
+	v := mk()
+	tx.memo[key] = v
+	return v
 }
 
 // Wrote is for engines: whether a statement that may have changed the
