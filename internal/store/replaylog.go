@@ -13,7 +13,7 @@ import (
 )
 
 // arrivalReplays keeps the replay records in arrival order (SQLite,
-// migration 0008): request_replays is a rowid table whose records are
+// migration 0009): request_replays is a rowid table whose records are
 // appended, so the records of one commit share one or two pages, and the
 // lookup by key is an index in memory instead of one in the file. With the
 // records in a B-tree by key, random digests put each record of a commit on

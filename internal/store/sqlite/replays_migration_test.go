@@ -12,7 +12,7 @@ import (
 	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
-// TestReplayRecordsCarriedIntoArrivalOrder: migration 0008 carries the
+// TestReplayRecordsCarriedIntoArrivalOrder: migration 0009 carries the
 // records of the keyed table over, and the store answers a request recorded
 // before the upgrade with its first answer.
 func TestReplayRecordsCarriedIntoArrivalOrder(t *testing.T) {
@@ -29,7 +29,7 @@ func TestReplayRecordsCarriedIntoArrivalOrder(t *testing.T) {
 	}
 	var last int
 	for _, m := range e.Migrations() {
-		if m.Version >= 8 {
+		if m.Version >= 9 {
 			break
 		}
 		if _, err := r.ExecContext(ctx, m.SQL); err != nil {
@@ -41,8 +41,8 @@ func TestReplayRecordsCarriedIntoArrivalOrder(t *testing.T) {
 		last = m.Version
 	}
 	_ = e.Close()
-	if last != 7 {
-		t.Fatalf("applied up to %d, want 7", last)
+	if last != 8 {
+		t.Fatalf("applied up to %d, want 8", last)
 	}
 	// Records as the keyed table held them: expiry, then 8 digest bytes.
 	expires := time.Now().Add(5 * time.Minute).Truncate(time.Second)
