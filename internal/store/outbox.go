@@ -195,3 +195,19 @@ func (db *DB) PendingEvents(ctx context.Context) ([]PendingEvent, error) {
 	}
 	return out, wrap("pending events", db.e.Interpret(rows.Err()))
 }
+
+// OutboxFigures counts the events waiting in the outbox, and those of them
+// with a failed attempt, with the time of the oldest, in one statement.
+func (db *DB) OutboxFigures(ctx context.Context) (quota.OutboxFigures, error) {
+	var f quota.OutboxFigures
+	var oldest sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN attempts > 0 THEN 1 END), MIN(at) FROM outbox`).
+		Scan(&f.Events, &f.FailingEvents, &oldest)
+	if err != nil {
+		return quota.OutboxFigures{}, wrap("outbox figures", db.e.Interpret(err))
+	}
+	if oldest.Valid {
+		f.Oldest = fromMicros(oldest.Int64)
+	}
+	return f, nil
+}

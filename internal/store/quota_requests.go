@@ -346,3 +346,29 @@ func (db *DB) decide(ctx context.Context, tx *engine.Tx, r quota.QuotaRequest, d
 	}
 	return after, db.event(ctx, tx, d.event, after.EventData())
 }
+
+// QuotaRequestFigures counts the quota requests by state, with the creation
+// time of the oldest one still PENDING, in one statement.
+func (db *DB) QuotaRequestFigures(ctx context.Context) (quota.RequestFigures, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT state, COUNT(*), MIN(created_at) FROM quota_requests GROUP BY state`)
+	if err != nil {
+		return quota.RequestFigures{}, wrap("quota request figures", db.e.Interpret(err))
+	}
+	defer rows.Close()
+	f := quota.RequestFigures{ByState: map[quota.RequestState]int64{}}
+	for _, s := range quota.RequestStates {
+		f.ByState[s] = 0
+	}
+	for rows.Next() {
+		var state string
+		var n, oldest int64
+		if err := rows.Scan(&state, &n, &oldest); err != nil {
+			return quota.RequestFigures{}, wrap("quota request figures", err)
+		}
+		f.ByState[quota.RequestState(state)] = n
+		if quota.RequestState(state) == quota.RequestPending {
+			f.OldestPending = fromMicros(oldest)
+		}
+	}
+	return f, wrap("quota request figures", db.e.Interpret(rows.Err()))
+}

@@ -55,6 +55,9 @@ func RunClocked(t *testing.T, open func(t *testing.T, now func() time.Time) *sto
 		{"ConsoleSessions", testConsoleSessions},
 		{"UsageOverview", testUsageOverview},
 		{"ListImagesPage", testListImagesPage},
+		{"QuotaFigures", testQuotaFigures},
+		{"QuotaRequestFigures", testQuotaRequestFigures},
+		{"OutboxFigures", testOutboxFigures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
