@@ -22,6 +22,7 @@ import (
 	"github.com/imagequota/imagequota/internal/logbuf"
 	"github.com/imagequota/imagequota/internal/quota"
 	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/usagemetrics"
 	"github.com/imagequota/imagequota/internal/webhook"
 	"github.com/imagequota/imagequota/internal/zcapi"
 )
@@ -52,6 +53,9 @@ type serveFlags struct {
 	auditRetention                  store.AuditRetention
 	autoApproveUpTo                 int
 	webhookURL, webhookSecretFile   string
+	metricsTTL                      time.Duration
+	metricsPerAccount               bool
+	metricsMaxAccounts              int
 }
 
 func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
@@ -76,6 +80,12 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	c.Int(&f.autoApproveUpTo, "auto-approve-up-to", "IMAGEQUOTA_AUTO_APPROVE_UP_TO", 0, "approve at once every quota request for at most N images, as \"policy\" (0: none; operators decide the others)")
 	c.String(&f.webhookURL, "webhook-url", "IMAGEQUOTA_WEBHOOK_URL", "", "deliver events (quota requests, limits reached, overrides expired) to this http(s) URL, signed with --webhook-secret-file")
 	c.String(&f.webhookSecretFile, "webhook-secret-file", "IMAGEQUOTA_WEBHOOK_SECRET_FILE", "", "file holding the secret that signs webhook deliveries (required with --webhook-url)")
+	c.Duration(&f.metricsTTL, "metrics-cache-ttl", "IMAGEQUOTA_METRICS_CACHE_TTL", usagemetrics.DefaultTTL,
+		"how long the quota figures on /metrics, read from the store, are served before a scrape reads them again (0: at every scrape)")
+	c.Bool(&f.metricsPerAccount, "metrics-per-account", "IMAGEQUOTA_METRICS_PER_ACCOUNT", false,
+		"also serve imagequota_account_quota{account,location,type=used|hard} on /metrics, for the accounts closest to their limits")
+	c.Int(&f.metricsMaxAccounts, "metrics-max-accounts", "IMAGEQUOTA_METRICS_MAX_ACCOUNTS", usagemetrics.DefaultMaxAccounts,
+		"the most accounts --metrics-per-account serves (those closest to their limits); how many are left out is imagequota_account_quota_omitted_accounts")
 	var pprofAddr string
 	c.String(&pprofAddr, "pprof-addr", "IMAGEQUOTA_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	pos, err := c.Parse(args)
@@ -119,6 +129,12 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 			c.Problem("--tls-cert and --tls-key: %v", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if f.metricsTTL < 0 {
+		c.Problem("--metrics-cache-ttl must not be negative")
+	}
+	if f.metricsMaxAccounts < 1 {
+		c.Problem("--metrics-max-accounts must be at least 1; it is %d", f.metricsMaxAccounts)
 	}
 	if f.autoApproveUpTo < 0 || f.autoApproveUpTo > quota.MaxLimit {
 		c.Problem("--auto-approve-up-to must be 0-%d; it is %d", quota.MaxLimit, f.autoApproveUpTo)
@@ -169,6 +185,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		Timeouts: zcapi.Timeouts{Read: f.readTimeout, Idle: f.idleTimeout}, TLS: tlsConfig,
 		AuditRetention: f.auditRetention,
 		AutoApprove:    quota.AutoApproval{UpTo: f.autoApproveUpTo}, Webhook: hook,
+		Metrics: f.metricsOptions(),
 	})
 	if err != nil {
 		return sf.explain(err)
@@ -222,6 +239,15 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// metricsOptions are the --metrics-* flags as the server takes them.
+func (f *serveFlags) metricsOptions() usagemetrics.Options {
+	ttl := f.metricsTTL
+	if ttl == 0 {
+		ttl = -1 // at every scrape
+	}
+	return usagemetrics.Options{TTL: ttl, PerAccount: f.metricsPerAccount, MaxAccounts: f.metricsMaxAccounts}
 }
 
 // checkAddr records a problem in c when addr is not a host:port to listen on.

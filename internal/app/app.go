@@ -21,6 +21,7 @@ import (
 	"github.com/imagequota/imagequota/internal/operator"
 	"github.com/imagequota/imagequota/internal/quota"
 	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/usagemetrics"
 	"github.com/imagequota/imagequota/internal/vm"
 	"github.com/imagequota/imagequota/internal/webhook"
 	"github.com/imagequota/imagequota/internal/zcapi"
@@ -191,6 +192,8 @@ type Config struct {
 	// Webhook, when set, makes the store record events and delivers them
 	// to Webhook.URL from New until Close. Its clock defaults to Now.
 	Webhook *webhook.Config
+	// Metrics tunes the quota figures served on /metrics.
+	Metrics usagemetrics.Options
 }
 
 // auditRetentionEvery is how often a server prunes its audit trail.
@@ -207,6 +210,8 @@ type Server struct {
 	Operator    *operator.Service
 	OperatorAPI *zcapi.Server
 	Registry    *prometheus.Registry
+	// Figures serves the quota figures on /metrics, from the store.
+	Figures *usagemetrics.Collector
 	// HTTP serves API's handler with the configured timeouts and TLS.
 	HTTP *http.Server
 
@@ -260,6 +265,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Service = &vm.Service{Store: s.DB, Catalog: s.Catalog, DefaultMax: quota.DefaultMaxCount, BuildTime: cfg.BuildTime, Now: cfg.Now,
 		Policy: cfg.AutoApprove}
+	if err := s.registerFigures(cfg, logger); err != nil {
+		if s.ownsDB {
+			s.DB.Close()
+		}
+		return nil, err
+	}
 	s.API = zcapi.NewServer(zcapi.Config{
 		Auth: s.DB, Actions: s.Service.Actions(), Logger: cfg.Logger, Registry: s.Registry,
 		Ready: s.DB.Ping, Now: cfg.Now, RequestTimeout: cfg.RequestTimeout,
@@ -283,6 +294,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.deliverEvents(*cfg.Webhook, cfg.Now, logger)
 	}
 	return s, nil
+}
+
+// registerFigures serves the store's quota figures on /metrics, and counts
+// the vm service's refusals for the quota there.
+func (s *Server) registerFigures(cfg Config, logger *slog.Logger) error {
+	var locs []string
+	for _, l := range s.Catalog.All() {
+		locs = append(locs, l.ID)
+	}
+	s.Figures = usagemetrics.New(usagemetrics.Config{Source: s.DB, Locations: locs, DefaultMax: s.Service.DefaultMax,
+		Options: cfg.Metrics, Now: cfg.Now, Logger: logger})
+	s.Service.QuotaRefused = s.Figures.QuotaRefused
+	return s.Figures.Register(s.Registry)
 }
 
 // sweep records the ends of expired overrides on a goroutine, every

@@ -25,6 +25,7 @@ import (
 	"github.com/imagequota/imagequota/internal/secrets"
 	"github.com/imagequota/imagequota/internal/store"
 	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/internal/usagemetrics"
 	"github.com/imagequota/imagequota/internal/vm"
 	"github.com/imagequota/imagequota/internal/webhook"
 	"github.com/imagequota/imagequota/internal/zcapi"
@@ -171,6 +172,9 @@ type Options struct {
 	// serve's --auto-approve-up-to and --webhook-* flags do.
 	AutoApprove quota.AutoApproval
 	Webhook     *webhook.Config
+	// Metrics tunes the quota figures on /metrics, as serve's --metrics-*
+	// flags do.
+	Metrics usagemetrics.Options
 }
 
 // Server is a running test server.
@@ -204,7 +208,7 @@ func Start(t testing.TB, o Options) *Server {
 		DB: o.DB, Catalog: o.Catalog, DefaultMax: defaultMax, BuildTime: o.BuildTime, Now: o.Now,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: o.RequestTimeout, RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
-		AutoApprove: o.AutoApprove, Webhook: o.Webhook,
+		AutoApprove: o.AutoApprove, Webhook: o.Webhook, Metrics: o.Metrics,
 	})
 	if err != nil {
 		t.Fatalf("assembling the server: %v", err)

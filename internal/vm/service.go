@@ -43,6 +43,9 @@ type Service struct {
 	Now       func() time.Time
 	// Policy approves the quota requests it covers as they are made.
 	Policy quota.AutoApproval
+	// QuotaRefused, when set, is told the location of each admission
+	// refused with LIMIT_EXCEEDED_IMAGE_QUOTA (for a metric).
+	QuotaRefused func(locationID string)
 }
 
 func (s *Service) now() time.Time {
@@ -139,10 +142,14 @@ func (s *Service) CreateImage(ctx context.Context, c *zcapi.Call, in *vmapi.Crea
 	if err != nil {
 		return nil, err
 	}
+	// The instance's location, once the store has read it: where a
+	// refusal for the quota is counted.
+	var location string
 	img, _, err := s.Store.CreateImage(ctx, quota.CreateImageInput{
 		AccountID: c.AccountID, InstanceID: v.instanceID, Name: v.name, Description: v.description,
 		ClientToken: v.clientToken, DefaultMax: s.DefaultMax, BuildTime: s.BuildTime, Now: s.now(), Actor: c.AuditActor(),
 		CheckInstance: func(inst quota.Instance) error {
+			location = inst.LocationID
 			if _, ok := s.Catalog.Lookup(inst.LocationID); !ok {
 				return quota.Errorf(quota.CodeRegionNotFound, "The location %q of instanceId %q is not available.", inst.LocationID, inst.ID)
 			}
@@ -150,6 +157,9 @@ func (s *Service) CreateImage(ctx context.Context, c *zcapi.Call, in *vmapi.Crea
 		},
 	})
 	if err != nil {
+		if s.QuotaRefused != nil && location != "" && quota.ErrorCode(err) == quota.CodeImageQuotaExceeded {
+			s.QuotaRefused(location)
+		}
 		return nil, err
 	}
 	return &vmapi.CreateImageResponse{ImageID: img.ID, ImageName: img.Name}, nil

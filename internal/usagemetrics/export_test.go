@@ -1,0 +1,4 @@
+package usagemetrics
+
+// Closest is closest, for the tests.
+var Closest = closest
