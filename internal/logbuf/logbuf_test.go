@@ -124,3 +124,84 @@ func TestErrorsStickAndCloseEndsWrites(t *testing.T) {
 		t.Error("Write after Close succeeded")
 	}
 }
+
+// gated blocks every write until the test lets it through.
+type gated struct {
+	sink
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gated) Write(p []byte) (int, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.sink.Write(p)
+}
+
+// TestFullBuffersWaitForTheOutput: while the output is stuck, lines go on
+// being taken until both buffers are full; the next line waits for the
+// output instead of being dropped, and every line reaches it in order.
+func TestFullBuffersWaitForTheOutput(t *testing.T) {
+	out := &gated{entered: make(chan struct{}), release: make(chan struct{})}
+	w := New(out, time.Hour)
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	perBuffer := bufferSize / len(line)
+	// One buffer's worth, then one more line: the first buffer is handed
+	// over, and its write out is stuck in the output.
+	for range perBuffer + 1 {
+		if _, err := w.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-out.entered
+	// The second buffer fills while the first is stuck.
+	for range perBuffer - 1 {
+		if _, err := w.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		if _, err := fmt.Fprintf(w, "last\n"); err != nil {
+			t.Error(err)
+		}
+	}()
+	// It waits: taken, it would be a third buffer's worth.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		waiting := w.waiting
+		w.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		select {
+		case <-wrote:
+			t.Fatal("a line was taken with both buffers full and the output stuck")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the line neither waits nor was taken")
+		}
+	}
+	// Let the writes through: the stuck one, then the second buffer, which
+	// frees room for the waiting line.
+	go func() {
+		for range out.entered {
+			out.release <- struct{}{}
+		}
+	}()
+	out.release <- struct{}{}
+	<-wrote
+	if n := w.Waited(); n != 1 {
+		t.Errorf("Waited = %d, want 1", n)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(out.entered)
+	want := strings.Repeat(string(line), 2*perBuffer) + "last\n"
+	if got := out.text(); got != want {
+		t.Fatalf("wrote %d bytes, want %d: lines lost or out of order", len(got), len(want))
+	}
+}
