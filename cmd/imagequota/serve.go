@@ -13,6 +13,7 @@ import (
 	httppprof "net/http/pprof"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -193,6 +194,11 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	defer srv.Close()
 
 	if pln != nil {
+		// Where goroutines wait (mutexes, channels, selects), for
+		// /debug/pprof/mutex and /debug/pprof/block: sampled, and only
+		// while the profiler is served.
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", httppprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
