@@ -23,8 +23,15 @@ const (
 )
 
 // walHeader is a read-only mapping of the start of a -shm file.
+//
+// It keeps its descriptor open until close: closing any descriptor of a file
+// drops every POSIX lock the process holds on it, SQLite's locks on the -shm
+// file included. Without them another process opening the store (an admin
+// command, a backup) finds the -shm file unused, resets it, and no longer
+// sees this process's readers.
 type walHeader struct {
 	mem []byte
+	f   *os.File
 }
 
 // mapWALHeader maps the header of the -shm file at path, or returns nil when
@@ -35,16 +42,17 @@ func mapWALHeader(path string) *walHeader {
 	if err != nil {
 		return nil
 	}
-	defer f.Close() // the mapping outlives the descriptor
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() || st.Size() < walHeaderSize {
+		f.Close()
 		return nil
 	}
 	mem, err := syscall.Mmap(int(f.Fd()), 0, walHeaderSize, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
+		f.Close()
 		return nil
 	}
-	return &walHeader{mem: mem}
+	return &walHeader{mem: mem, f: f}
 }
 
 // read copies the header into dst and reports whether it looks like a
@@ -62,8 +70,12 @@ func (h *walHeader) read(dst *[walHeaderSize]byte) (ok bool) {
 		binary.NativeEndian.Uint32(dst[:4]) == walIndexVersion
 }
 
-// close unmaps the header.
-func (h *walHeader) close() { _ = syscall.Munmap(h.mem) }
+// close unmaps the header and closes its descriptor, dropping the process's
+// locks on the -shm file: only once the store's connections are closed.
+func (h *walHeader) close() {
+	_ = syscall.Munmap(h.mem)
+	_ = h.f.Close()
+}
 
 // walChangeCounter is the header's iChange: SQLite adds one to it with every
 // commit and every restart of the WAL.

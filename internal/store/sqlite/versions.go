@@ -274,10 +274,6 @@ func (v *versions) observe(ctx context.Context, scopes []string) (map[string]int
 func (v *versions) forget() {
 	v.kmu.Lock()
 	defer v.kmu.Unlock()
-	if v.hdr != nil {
-		v.hdr.close()
-		v.hdr = nil
-	}
 	if v.conn != nil {
 		v.pragm.Close()
 		v.conn.Close()
@@ -293,5 +289,13 @@ func (v *versions) close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.forget()
-	return v.pool.Close()
+	err := v.pool.Close()
+	// The header is kept through forget and closed last (see walHeader).
+	v.kmu.Lock()
+	defer v.kmu.Unlock()
+	if v.hdr != nil {
+		v.hdr.close()
+		v.hdr = nil
+	}
+	return err
 }
