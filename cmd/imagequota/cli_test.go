@@ -59,6 +59,9 @@ func everyCommand(t *testing.T) []cliCommand {
 		{[]string{"call"}, []string{"DescribeImageQuota", "--endpoint", closedURL}},
 		{[]string{"migrate"}, []string{"status", "--data-dir", missing}},
 		{[]string{"version"}, nil},
+		{[]string{"backup"}, []string{"--data-dir", missing, "--out", filepath.Join(missing, "backup.db")}},
+		{[]string{"restore"}, []string{"--from", filepath.Join(missing, "backup.db"), "--data-dir", missing}},
+		{[]string{"healthcheck"}, []string{"--url", closedURL + "/healthz"}},
 		{[]string{"admin"}, []string{"--data-dir", missing, "account", "list"}},
 	}
 	for _, g := range adminGroups {
@@ -106,5 +109,24 @@ func TestEveryCommandExitCodes(t *testing.T) {
 		if r := runWith(t, env, args...); r.code != 1 || r.stderr == "" || strings.Contains(r.stderr, "for usage") {
 			t.Errorf("%s: exit %d, want 1 with the failure on stderr\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestHealthcheck: healthcheck exits 0 for a server that answers 200 and 1
+// for a path that does not.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	srv := c.serve(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := c.run(t, "healthcheck", "--url", srv.url+path); r.code != 0 || !strings.Contains(r.stdout, "200 OK") {
+			t.Errorf("healthcheck %s: exit %d\nstdout: %s\nstderr: %s", path, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := c.run(t, "healthcheck", "--url", srv.url+"/nowhere"); r.code != 1 || !strings.Contains(r.stderr, "404") {
+		t.Errorf("healthcheck of a missing path: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runWith(t, []string{"IMAGEQUOTA_HEALTHCHECK_URL=" + srv.url + "/healthz"}, "healthcheck"); r.code != 0 {
+		t.Errorf("healthcheck with IMAGEQUOTA_HEALTHCHECK_URL: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -32,7 +32,10 @@ Usage:
   imagequota admin   [flags] COMMAND  manage accounts, keys, tokens, limits, instances, audit
   imagequota call    ACTION [flags]   call the API with a signed request
   imagequota migrate [up|status]      apply or show database migrations
-  imagequota version                  print the version
+  imagequota backup  --out FILE       copy the SQLite store, also while it serves
+  imagequota restore --from FILE      put a backup in place as the SQLite store
+  imagequota healthcheck [--url URL]  probe a server's /healthz (for containers)
+  imagequota version                  print the version (also --version)
 
 Run "imagequota COMMAND --help" for the flags of a command.
 `
@@ -77,6 +80,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		err = runCall(ctx, args[1:], env, stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], env, stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], env, stdout, stderr)
+	case "restore":
+		err = runRestore(ctx, args[1:], env, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		err = runVersion(args[1:], env, stdout, stderr)
 	case "help", "--help", "-help", "-h":

@@ -26,12 +26,19 @@ type storeFlags struct {
 }
 
 func addStoreFlags(c *config) *storeFlags {
+	s := addStorePlaceFlags(c)
+	c.String(&s.catalog, "catalog", "IMAGEQUOTA_CATALOG", "", "JSON file replacing the built-in location catalogue")
+	c.Int(&s.maxConns, "db-max-conns", "IMAGEQUOTA_DB_MAX_CONNS", 0, "database connections (0: 16 for PostgreSQL, 8 readers for SQLite)")
+	return s
+}
+
+// addStorePlaceFlags declares only the flags that say where the store and
+// its master key are.
+func addStorePlaceFlags(c *config) *storeFlags {
 	s := &storeFlags{c: c}
 	c.String(&s.dataDir, "data-dir", "IMAGEQUOTA_DATA_DIR", defaultDataDir, "directory of the embedded SQLite store (DIR/imagequota.db)")
 	c.Secret(&s.db, "db", "IMAGEQUOTA_DB", "database URL: postgres://… for PostgreSQL, or sqlite:PATH; overrides --data-dir")
-	c.String(&s.catalog, "catalog", "IMAGEQUOTA_CATALOG", "", "JSON file replacing the built-in location catalogue")
 	c.String(&s.masterKeyFile, "master-key-file", "IMAGEQUOTA_MASTER_KEY_FILE", "", "file holding the master key that seals access key passwords (default: master.key beside the SQLite file, or in --data-dir)")
-	c.Int(&s.maxConns, "db-max-conns", "IMAGEQUOTA_DB_MAX_CONNS", 0, "database connections (0: 16 for PostgreSQL, 8 readers for SQLite)")
 	return s
 }
 
