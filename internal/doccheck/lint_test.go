@@ -1,0 +1,161 @@
+package doccheck
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Scripts are the files whose commands count as run: a command shown in the
+// docs that appears in one of them, word for word, is covered. Add a file
+// here when it runs commands the docs show.
+var Scripts = []string{
+	".ci/run",
+	"Makefile",
+}
+
+// TestCommandsCovered fails on any command in README.md or docs/**/*.md that
+// is not run by the page tests, not in a script, and not marked as needing
+// what this machine cannot provide.
+func TestCommandsCovered(t *testing.T) {
+	root := repoRoot(t)
+	scripts := loadScripts(t, root)
+	var uncovered []string
+	for _, rel := range docPages(t, root) {
+		md := readFile(t, filepath.Join(root, rel))
+		run := IsRunPage(md)
+		for _, b := range ParseBlocks(md) {
+			if !b.IsShell() {
+				if b.HasPrompt() {
+					uncovered = append(uncovered, location(rel, b.Line)+": a block of \"$ \" commands must be fenced as ```console")
+				}
+				continue
+			}
+			if run || b.Needs() != "" {
+				continue
+			}
+			for _, s := range b.Steps() {
+				if s.Command == "" {
+					uncovered = append(uncovered, location(rel, s.Line)+": output with no command before it")
+					continue
+				}
+				if !scripts.covers(s.Command) {
+					uncovered = append(uncovered, location(rel, s.Line)+": "+OneLine(s.Command))
+				}
+			}
+		}
+	}
+	if len(uncovered) > 0 {
+		t.Errorf("%d command(s) in the docs are run by nothing. Run each in a page the tests run (%s), "+
+			"put it in a script (%s), or mark its block with <!-- needs: WHAT --> when it needs something "+
+			"this machine cannot provide (docs/README.md, \"Writing these pages\"):\n  %s",
+			len(uncovered), RunDirective, strings.Join(Scripts, ", "), strings.Join(uncovered, "\n  "))
+	}
+}
+
+func location(rel string, line int) string { return rel + ":" + strconv.Itoa(line) }
+
+// scriptSet is the scripts' text, each line with its continuations joined
+// and blanks collapsed.
+type scriptSet struct {
+	files map[string]string
+}
+
+func loadScripts(t *testing.T, root string) *scriptSet {
+	t.Helper()
+	s := &scriptSet{files: map[string]string{}}
+	for _, rel := range Scripts {
+		text := readFile(t, filepath.Join(root, rel))
+		if rel == "Makefile" {
+			text = strings.ReplaceAll(text, "$(GO)", "go")
+		}
+		s.files[rel] = OneLine(text)
+	}
+	return s
+}
+
+// coveredBy names the script that runs cmd, or "".
+func (s *scriptSet) coveredBy(cmd string) string {
+	c := OneLine(cmd)
+	for _, rel := range Scripts {
+		if text := s.files[rel]; c != "" && containsWords(text, c) {
+			return rel
+		}
+	}
+	return ""
+}
+
+func (s *scriptSet) covers(cmd string) bool { return s.coveredBy(cmd) != "" }
+
+// containsWords reports whether cmd appears in text as whole words: not as a
+// part of a longer command.
+func containsWords(text, cmd string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], cmd)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(cmd)
+		before := start == 0 || strings.ContainsRune(" \t;&|(", rune(text[start-1]))
+		after := end == len(text) || strings.ContainsRune(" \t;&|)", rune(text[end]))
+		if before && after {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// docPages returns README.md and every Markdown file under docs/, relative to
+// the repository's root.
+func docPages(t *testing.T, root string) []string {
+	t.Helper()
+	pages := []string{"README.md"}
+	err := filepath.WalkDir(filepath.Join(root, "docs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".md") {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			pages = append(pages, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
+// repoRoot is the directory of go.mod above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above " + dir)
+		}
+		dir = parent
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
