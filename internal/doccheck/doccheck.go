@@ -44,6 +44,20 @@ func (b Block) Needs() string {
 	return ""
 }
 
+// ExcerptDirective, followed by a file of the repository, says that the
+// block is a part of that file, word for word.
+const ExcerptDirective = "doccheck: excerpt "
+
+// Excerpt is the file the block is an excerpt of, or "".
+func (b Block) Excerpt() string {
+	for _, d := range b.Directives {
+		if strings.HasPrefix(d, ExcerptDirective) {
+			return strings.TrimSpace(strings.TrimPrefix(d, ExcerptDirective))
+		}
+	}
+	return ""
+}
+
 // Has reports whether the block carries directive d.
 func (b Block) Has(d string) bool {
 	for _, x := range b.Directives {
@@ -195,6 +209,8 @@ var normalizers = []struct {
 	{regexp.MustCompile(`"latency_ms":[0-9.e+-]+`), `"latency_ms":<ms>`},
 	{regexp.MustCompile(`"remote":"[^"]*"`), `"remote":<addr>`},
 	{regexp.MustCompile(`t=\d{10},v1=[0-9a-f]{64}`), "t=<unix>,v1=<signature>"},
+	// The version a binary was built with: "(devel)", a tag or a pseudo-version.
+	{regexp.MustCompile(`\bimagequota (\(devel\)|v\d[^\s]*)`), "imagequota <version>"},
 }
 
 // secret is a password as the store makes them: 24 random bytes, base64url.
@@ -228,6 +244,14 @@ const Ellipsis = "…"
 // equal after Normalize, with an Ellipsis line matching any run of lines.
 // With prefix, the real output may go on after the page's last line.
 func Match(want, got []string, prefix bool) bool {
+	return match(want, got, prefix, false)
+}
+
+// MayMatch reports whether the real output could still match the page's when
+// more lines come: whether it matches the start of the page's output.
+func MayMatch(want, got []string) bool { return match(want, got, false, true) }
+
+func match(want, got []string, prefix, partial bool) bool {
 	w := make([]string, 0, len(want))
 	for _, l := range want {
 		w = append(w, Normalize(l))
@@ -243,6 +267,9 @@ func Match(want, got []string, prefix bool) bool {
 	memo := map[[2]int]bool{}
 	var match func(i, j int) bool
 	match = func(i, j int) bool {
+		if partial && j == len(g) {
+			return true
+		}
 		if i == len(w) {
 			return j == len(g)
 		}

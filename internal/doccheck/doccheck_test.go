@@ -108,6 +108,19 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q, %q, prefix %v) = %v, want %v", tc.want, got, tc.prefix, ok, tc.ok)
 		}
 	}
+	for _, tc := range []struct {
+		want, got []string
+		ok        bool
+	}{
+		{[]string{"a", "b", "c"}, []string{"a", "b"}, true},
+		{[]string{"a", Ellipsis, "c"}, []string{"a", "x", "y"}, true},
+		{[]string{"a", "b", "c"}, []string{"a", "x"}, false},
+		{[]string{"a"}, []string{"a", "b"}, false},
+	} {
+		if ok := MayMatch(tc.want, tc.got); ok != tc.ok {
+			t.Errorf("MayMatch(%q, %q) = %v, want %v", tc.want, tc.got, ok, tc.ok)
+		}
+	}
 }
 
 func TestContainsWords(t *testing.T) {

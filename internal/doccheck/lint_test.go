@@ -159,3 +159,27 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestExcerpts checks that a block marked "doccheck: excerpt FILE" is, line
+// for line, a part of FILE, so that code shown from a tested file stays the
+// code that is tested.
+func TestExcerpts(t *testing.T) {
+	root := repoRoot(t)
+	for _, rel := range docPages(t, root) {
+		md := readFile(t, filepath.Join(root, rel))
+		for _, b := range ParseBlocks(md) {
+			file := b.Excerpt()
+			if file == "" {
+				continue
+			}
+			text, err := os.ReadFile(filepath.Join(root, file))
+			if err != nil {
+				t.Errorf("%s: excerpt of %s: %v", location(rel, b.Line), file, err)
+				continue
+			}
+			if !strings.Contains(string(text), strings.Join(b.Lines, "\n")+"\n") {
+				t.Errorf("%s: the block is not a part of %s as it stands: copy it again", location(rel, b.Line), file)
+			}
+		}
+	}
+}

@@ -104,7 +104,7 @@ func runPage(t *testing.T, root, rel, md string) {
 		p.subst = append(p.subst, [2]string{"127.0.0.1:" + k, "127.0.0.1:" + ports[k]})
 		p.back = append(p.back, [2]string{"127.0.0.1:" + ports[k], "127.0.0.1:" + k})
 	}
-	env := cleanEnv()
+	env := withPath(cleanEnv(), filepath.Dir(binary(t, root)))
 	if port, ok := ports["8080"]; ok {
 		// serve's default address, for commands that do not name one.
 		env = append(env, "IMAGEQUOTA_ADDR=127.0.0.1:"+port)
@@ -156,8 +156,12 @@ var serveCommand = regexp.MustCompile(`(^|\s)(imagequota|go run \./cmd/imagequot
 func (p *page) step(b Block, s Step) {
 	p.t.Helper()
 	cmd := p.toRun(s.Command)
-	if b.IsConsole() && serveCommand.MatchString(s.Command) && !strings.Contains(s.Command, "--help") {
-		p.serve(s, cmd)
+	if serveCommand.MatchString(s.Command) && !strings.Contains(s.Command, "--help") {
+		if b.IsConsole() {
+			p.serve(s, cmd)
+		} else {
+			p.serveQuietly(s, cmd)
+		}
 		return
 	}
 	out, code := p.sh.run(p.t, cmd)
@@ -220,6 +224,13 @@ func (p *page) serve(s Step, cmd string) {
 			p.servers = append(p.servers, srv)
 			return
 		}
+		// Every line but the last, which may be still being written, is
+		// final: when they already differ, more output cannot help.
+		if len(got) > 1 && !MayMatch(s.Output, got[:len(got)-1]) {
+			p.t.Errorf("%s:%d: $ %s\n%s", p.rel, s.Line, s.Command, Diff(s.Output, got))
+			p.servers = append(p.servers, srv)
+			return
+		}
 		if time.Now().After(deadline) {
 			p.t.Errorf("%s:%d: $ %s\n(still running after %v)\n%s", p.rel, s.Line, s.Command, commandTimeout, Diff(s.Output, got))
 			p.servers = append(p.servers, srv)
@@ -227,6 +238,27 @@ func (p *page) serve(s Step, cmd string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// serveQuietly starts a server command of a script block, whose output the
+// page does not show, and waits until it listens.
+func (p *page) serveQuietly(s Step, cmd string) {
+	p.t.Helper()
+	dir, env := p.sh.state(p.t)
+	srv := startServer(p.t, dir, env, cmd)
+	deadline := time.Now().Add(commandTimeout)
+	for !strings.Contains(srv.output(), `"msg":"listening"`) {
+		if srv.exited() {
+			p.t.Errorf("%s:%d: %s\nexited before it listened:\n%s", p.rel, s.Line, s.Command, srv.output())
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Errorf("%s:%d: %s\ndid not listen within %v:\n%s", p.rel, s.Line, s.Command, commandTimeout, srv.output())
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.servers = append(p.servers, srv)
 }
 
 // interrupt stops the server started last with SIGINT, as Ctrl-C does, and
@@ -417,6 +449,58 @@ func (s *server) stop(t *testing.T) int {
 		}
 	}
 	return s.cmd.ProcessState.ExitCode()
+}
+
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryPath string
+	binaryErr  error
+)
+
+// TestMain removes the binary the run pages use.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds the imagequota command once, for every run page to find on
+// its PATH, and returns its path.
+func binary(t *testing.T, root string) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		binaryDir, binaryErr = os.MkdirTemp("", "imagequota-doccheck-")
+		if binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "imagequota")
+		cmd := exec.Command("go", "build", "-o", binaryPath, "./cmd/imagequota")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatalf("building imagequota: %v", binaryErr)
+	}
+	return binaryPath
+}
+
+// withPath puts dir first on the PATH of env.
+func withPath(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	path := dir
+	for _, v := range env {
+		if p, ok := strings.CutPrefix(v, "PATH="); ok {
+			path = dir + string(os.PathListSeparator) + p
+			continue
+		}
+		out = append(out, v)
+	}
+	return append(out, "PATH="+path)
 }
 
 // repoView makes a directory whose entries link to the repository's top
