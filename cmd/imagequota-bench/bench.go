@@ -50,6 +50,13 @@ type benchConfig struct {
 	// BaselineProcess runs the baseline in a child process of its own (as
 	// an external server runs in its own) instead of in this one.
 	BaselineProcess bool
+	// Scrape, when above 0, also measures scenarios a and c with the
+	// server's /metrics scraped at that interval, against the same load
+	// without, in turn (A B A B).
+	Scrape time.Duration
+	// MetricsTTL is the in-process servers' --metrics-cache-ttl (0: at
+	// every scrape).
+	MetricsTTL time.Duration
 }
 
 // report is the outcome of one scenario.
@@ -62,7 +69,9 @@ type report struct {
 	Ours   Run
 	Base   Run
 	// Empty is scenario d's run against the empty store (Ours is the full one).
-	Empty   *report
+	Empty *report
+	// Scraped is the measurement with /metrics scraped (--scrape).
+	Scraped *scraped
 	Notes   []string
 	Skipped string
 }
@@ -167,7 +176,7 @@ func (b *bench) setup(ctx context.Context, pg string, so seed.Options) (*target,
 		}
 		return &target{url: u, engine: "external", creds: b.cfg.Creds, close: func() {}}, nil
 	}
-	srv, err := startServer(ctx, b.cfg.TempDir, pg)
+	srv, err := startServerWith(ctx, b.cfg.TempDir, pg, b.metricsOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +331,12 @@ func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*repor
 		return nil, err
 	}
 	s := b.quotaStep(t.creds, mode)
-	if r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id)); err != nil {
+	if b.cfg.Scrape > 0 {
+		r.Ours, r.Scraped, err = b.measureScraped(ctx, t.url, nil, s, r.Op, "client", b.profileFile(id))
+	} else {
+		r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"DescribeImageQuota": answer}, s); err != nil {
@@ -421,7 +435,12 @@ func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
 		return nil, err
 	}
 	s := b.pairStep(creds)
-	if r.Ours, err = b.measureOn(ctx, t.url, t.db, s, "client", b.profileFile(id)); err != nil {
+	if b.cfg.Scrape > 0 {
+		r.Ours, r.Scraped, err = b.measureScraped(ctx, t.url, t.db, s, r.Op, "client", b.profileFile(id))
+	} else {
+		r.Ours, err = b.measureOn(ctx, t.url, t.db, s, "client", b.profileFile(id))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if o := r.headline(r.Ours); t.db != nil && o != nil {

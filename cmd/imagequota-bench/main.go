@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/imagequota/imagequota/internal/gctune"
+	"github.com/imagequota/imagequota/internal/usagemetrics"
 )
 
 func main() {
@@ -110,6 +111,8 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 	fs.IntVar(&cfg.BigImages, "big-images", 1_000_000, "images of d's full store")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write CPU profiles of the measured runs of a and c to FILE-a.EXT and FILE-c.EXT")
 	fs.StringVar(&cfg.TempDir, "temp-dir", "", "directory for the SQLite stores (default: the system's temporary directory)")
+	fs.DurationVar(&cfg.Scrape, "scrape", 0, "also measure a and c with the server's /metrics scraped at this interval (e.g. 1s), against the same load without, A B A B (0: off)")
+	fs.DurationVar(&cfg.MetricsTTL, "metrics-cache-ttl", usagemetrics.DefaultTTL, "the in-process servers' --metrics-cache-ttl: how long the store figures on /metrics are served before a scrape computes them again (0: at every scrape)")
 	markdown := fs.Bool("markdown", false, "also print the summary as a Markdown table")
 	baselineWhere := fs.String("baseline", "", "where the baseline runs: in-process, or process (a child process of its own); default process with --endpoint, in-process otherwise")
 	if err := fs.Parse(args); err != nil {
@@ -140,6 +143,9 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 		cfg.BaselineProcess = *baselineWhere == "process"
 	default:
 		problems = append(problems, fmt.Sprintf("--baseline: %q is not in-process or process", *baselineWhere))
+	}
+	if cfg.Scrape < 0 || cfg.MetricsTTL < 0 {
+		problems = append(problems, "--scrape and --metrics-cache-ttl must not be negative")
 	}
 	if cfg.Concurrency < 1 {
 		problems = append(problems, "--concurrency must be at least 1")

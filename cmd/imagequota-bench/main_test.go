@@ -169,6 +169,38 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// TestScrape: with --scrape, a and c are also measured with /metrics
+// scraped throughout, and the figures are set against the same load
+// without scraping.
+func TestScrape(t *testing.T) {
+	t.Parallel()
+	for _, scenario := range []string{"a", "c"} {
+		t.Run(scenario, func(t *testing.T) {
+			t.Parallel()
+			cfg := setup(t)
+			cfg.Scenarios = []string{scenario}
+			cfg.Scrape, cfg.MetricsTTL = 100*time.Millisecond, 0
+			var out bytes.Buffer
+			reports, err := newBench(cfg, &out).run(context.Background())
+			if err != nil || len(reports) != 1 {
+				t.Fatalf("run: %d reports, %v\n%s", len(reports), err, out.String())
+			}
+			r := reports[0]
+			if r.Scraped == nil {
+				t.Fatalf("%s: no scraped run\n%s", r.ID, out.String())
+			}
+			checkRun(t, r.ID+" imagequota", r.Ours, r.Op)
+			checkRun(t, r.ID+" scraped", r.Scraped.Run, r.Op)
+			if r.unexpectedErrors() != 0 {
+				t.Errorf("%s: %d errors", r.ID, r.unexpectedErrors())
+			}
+			if !strings.Contains(r.Scraped.Note, "scrapes every 100ms") || !strings.Contains(out.String(), "scraped/unscraped: throughput ratio") {
+				t.Errorf("%s: scrape note %q; output:\n%s", r.ID, r.Scraped.Note, out.String())
+			}
+		})
+	}
+}
+
 // checkSeeded opens the store at url and checks what Seed made there against
 // the result: every account with one key (and token), instances in the
 // locations of its images, images spread evenly and never more than the
@@ -408,6 +440,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown baseline place", []string{"--baseline", "remote"}, 1, `--baseline: "remote" is not in-process or process`},
 		{"bad key file", []string{"--endpoint", "http://127.0.0.1:1", "--key-file", bad}, 1, "key and secret go together"},
 		{"zero concurrency", []string{"--concurrency", "0"}, 1, "--concurrency must be at least 1"},
+		{"negative scrape", []string{"--scrape", "-1s"}, 1, "--scrape and --metrics-cache-ttl must not be negative"},
 		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"seed without store", []string{"seed"}, 1, "--data-dir or --db is required"},
 		{"help", []string{"--help"}, 0, "Scenarios"},

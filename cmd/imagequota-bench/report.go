@@ -57,6 +57,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "   throughput ratio %s, p99 ratio %s (%s, %s)\n",
 		ratio(ours.Rate(), base.Rate()), ratio(float64(ours.Percentile(.99)), float64(base.Percentile(.99))),
 		r.Engine, strings.Join(r.Notes, "; "))
+	if r.Scraped != nil {
+		r.Scraped.print(w, r)
+	}
 	if r.Empty != nil {
 		e := r.Empty.headline(r.Empty.Ours)
 		fmt.Fprintf(w, "   full/empty store: throughput ratio %s, p99 ratio %s\n",

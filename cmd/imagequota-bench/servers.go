@@ -25,6 +25,7 @@ import (
 	"github.com/imagequota/imagequota/internal/secrets"
 	"github.com/imagequota/imagequota/internal/store"
 	"github.com/imagequota/imagequota/internal/testkit/pgtest"
+	"github.com/imagequota/imagequota/internal/usagemetrics"
 	"github.com/imagequota/imagequota/vmapi"
 )
 
@@ -97,6 +98,11 @@ type server struct {
 // once (build time 0), so that they can be deleted right after creation.
 // Its goroutines carry the profiler label side=server.
 func startServer(ctx context.Context, tempDir, pgServer string) (*server, error) {
+	return startServerWith(ctx, tempDir, pgServer, usagemetrics.Options{})
+}
+
+// startServerWith is startServer with the figures on /metrics tuned by mo.
+func startServerWith(ctx context.Context, tempDir, pgServer string, mo usagemetrics.Options) (*server, error) {
 	dbURL, remove, err := freshStore(ctx, tempDir, pgServer)
 	if err != nil {
 		return nil, err
@@ -114,6 +120,7 @@ func startServer(ctx context.Context, tempDir, pgServer string) (*server, error)
 		BuildTime:      0,
 		Logger:         slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		RequestTimeout: 10 * time.Second,
+		Metrics:        mo,
 	})
 	if err != nil {
 		logOut.Close()
