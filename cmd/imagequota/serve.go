@@ -57,6 +57,7 @@ type serveFlags struct {
 	metricsTTL                      time.Duration
 	metricsPerAccount               bool
 	metricsMaxAccounts              int
+	console                         bool
 }
 
 func runServe(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
@@ -87,6 +88,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		"also serve imagequota_account_quota{account,location,type=used|hard} on /metrics, for the accounts closest to their limits")
 	c.Int(&f.metricsMaxAccounts, "metrics-max-accounts", "IMAGEQUOTA_METRICS_MAX_ACCOUNTS", usagemetrics.DefaultMaxAccounts,
 		"the most accounts --metrics-per-account serves (those closest to their limits); how many are left out is imagequota_account_quota_omitted_accounts")
+	c.Bool(&f.console, "console", "IMAGEQUOTA_CONSOLE", true, "serve the operator console (sign in with an operator access key) under /console/ of --addr; --console=false turns it off")
 	var pprofAddr string
 	c.String(&pprofAddr, "pprof-addr", "IMAGEQUOTA_PPROF_ADDR", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; never expose it)")
 	pos, err := c.Parse(args)
@@ -187,6 +189,7 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 		AuditRetention: f.auditRetention,
 		AutoApprove:    quota.AutoApproval{UpTo: f.autoApproveUpTo}, Webhook: hook,
 		Metrics: f.metricsOptions(),
+		Console: f.console,
 	})
 	if err != nil {
 		return sf.explain(err)
@@ -214,6 +217,9 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc,
 		"auditRetention", f.auditRetention.String())
 	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, sc.URL.Redacted())
+	if f.console {
+		fmt.Fprintf(stdout, "Operator console: %s/console/ (sign in with an operator access key)\n", url)
+	}
 	if hook != nil {
 		logger.Info("delivering events to the webhook", "webhook_url", redactedURL(hook.URL))
 	}

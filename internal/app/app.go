@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/imagequota/imagequota/internal/console"
 	"github.com/imagequota/imagequota/internal/operator"
 	"github.com/imagequota/imagequota/internal/quota"
 	"github.com/imagequota/imagequota/internal/store"
@@ -194,6 +195,9 @@ type Config struct {
 	Webhook *webhook.Config
 	// Metrics tunes the quota figures served on /metrics.
 	Metrics usagemetrics.Options
+	// Console serves the operator console under /console/ of the same
+	// listener (package console).
+	Console bool
 }
 
 // auditRetentionEvery is how often a server prunes its audit trail.
@@ -209,7 +213,10 @@ type Server struct {
 	// of API's listener.
 	Operator    *operator.Service
 	OperatorAPI *zcapi.Server
-	Registry    *prometheus.Registry
+	// Console is the operator console, served under /console/ of API's
+	// listener; nil unless Config.Console.
+	Console  *console.Console
+	Registry *prometheus.Registry
 	// Figures serves the quota figures on /metrics, from the store.
 	Figures *usagemetrics.Collector
 	// HTTP serves API's handler with the configured timeouts and TLS.
@@ -287,6 +294,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	s.API.Mount(s.OperatorAPI)
 	s.HTTP = s.API.HTTPServer(cfg.Timeouts)
+	if cfg.Console {
+		if err := s.serveConsole(cfg, logger); err != nil {
+			if s.ownsDB {
+				s.DB.Close()
+			}
+			return nil, err
+		}
+	}
 	s.HTTP.TLSConfig, s.tls = cfg.TLS, cfg.TLS
 	s.retainAudit(cfg.AuditRetention, logger)
 	s.sweep(cfg.SweepInterval)
@@ -307,6 +322,25 @@ func (s *Server) registerFigures(cfg Config, logger *slog.Logger) error {
 		Options: cfg.Metrics, Now: cfg.Now, Logger: logger})
 	s.Service.QuotaRefused = s.Figures.QuotaRefused
 	return s.Figures.Register(s.Registry)
+}
+
+// serveConsole serves the operator console on the console's paths of the
+// listener, the API on every other.
+func (s *Server) serveConsole(cfg Config, logger *slog.Logger) error {
+	c, err := console.New(console.Config{Store: s.DB, Operator: s.Operator, Catalog: s.Catalog, Logger: logger, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.Console = c
+	api := s.HTTP.Handler
+	s.HTTP.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if console.Handles(r.URL.Path) {
+			c.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+	return nil
 }
 
 // sweep records the ends of expired overrides on a goroutine, every

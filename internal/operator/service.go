@@ -111,6 +111,10 @@ func (s *Service) actions() []zcapi.Action {
 // IsRead reports whether an action only reads: what a readonly operator may call.
 func IsRead(action string) bool { return strings.HasPrefix(action, "Describe") }
 
+// Authorize is the operator API's rule of roles for c's action, for
+// another front end of the service (the console) to apply the same one.
+func Authorize(c *zcapi.Call) error { return authorize(c) }
+
 // authorize refuses a readonly operator every action but the reads.
 func authorize(c *zcapi.Call) error {
 	if c.Role == quota.RoleAdmin || (c.Role == quota.RoleReadonly && IsRead(c.Action)) {

@@ -175,6 +175,9 @@ type Options struct {
 	// Metrics tunes the quota figures on /metrics, as serve's --metrics-*
 	// flags do.
 	Metrics usagemetrics.Options
+	// Console serves the operator console under /console/, as serve does
+	// unless --console=false.
+	Console bool
 }
 
 // Server is a running test server.
@@ -208,7 +211,7 @@ func Start(t testing.TB, o Options) *Server {
 		DB: o.DB, Catalog: o.Catalog, DefaultMax: defaultMax, BuildTime: o.BuildTime, Now: o.Now,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: o.RequestTimeout, RateLimit: o.RateLimit, RateBurst: o.RateBurst, Timeouts: o.Timeouts,
-		AutoApprove: o.AutoApprove, Webhook: o.Webhook, Metrics: o.Metrics,
+		AutoApprove: o.AutoApprove, Webhook: o.Webhook, Metrics: o.Metrics, Console: o.Console,
 	})
 	if err != nil {
 		t.Fatalf("assembling the server: %v", err)
