@@ -20,6 +20,11 @@ const RunDirective = "<!-- doccheck: run -->"
 // the server started last with SIGINT (Ctrl-C); what it printed last is this.
 const InterruptDirective = "doccheck: interrupt"
 
+// PostgresDirective before a block of a run page gives the page's shell
+// IMAGEQUOTA_DB: a fresh PostgreSQL database, the same for the rest of the
+// page.
+const PostgresDirective = "doccheck: postgres"
+
 // needsPrefix starts a directive that says what a block's commands need that
 // this machine cannot provide: "<!-- needs: a PostgreSQL server of your own -->".
 const needsPrefix = "needs:"

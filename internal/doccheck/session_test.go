@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 )
 
 // TestRunPages runs every page that carries the run directive, each in a
@@ -68,6 +70,7 @@ type page struct {
 	// recorded are the outputs that differ from the page's, by the line of
 	// the first output line, when the run records (see recordEnv).
 	recorded map[int]recording
+	pgURL    string // the page's database, once a block asked for one
 }
 
 // recordEnv, when set to 1, makes a run write the outputs it got into the
@@ -120,6 +123,9 @@ func runPage(t *testing.T, root, rel, md string) {
 			p.interrupt(b)
 			continue
 		}
+		if b.Has(PostgresDirective) && !p.postgres() {
+			return
+		}
 		for _, s := range b.Steps() {
 			if p.t.Failed() {
 				return
@@ -131,6 +137,30 @@ func runPage(t *testing.T, root, rel, md string) {
 			p.step(b, s)
 		}
 	}
+}
+
+// pagePostgresURL is the database URL the pages show, as imagequota prints
+// it (password hidden); the real one of a run is shown as this.
+const pagePostgresURL = "postgres://imagequota:xxxxx@db.internal:5432/imagequota?sslmode=verify-full"
+
+// postgres gives the page's shell IMAGEQUOTA_DB, a fresh database, the first
+// time a block asks for it. Without a PostgreSQL server for tests the rest of
+// the page is skipped (or fails where one is required, as in CI).
+func (p *page) postgres() bool {
+	p.t.Helper()
+	if p.pgURL != "" {
+		return true
+	}
+	if os.Getenv(pgtest.ServerEnv) == "" && os.Getenv(pgtest.RequireEnv) == "" {
+		p.t.Logf("%s: the rest of the page needs PostgreSQL: set %s", p.rel, pgtest.ServerEnv)
+		return false
+	}
+	p.pgURL = pgtest.NewDatabase(p.t)
+	p.back = append([][2]string{{p.pgURL, pagePostgresURL}}, p.back...)
+	if _, code := p.sh.run(p.t, "export IMAGEQUOTA_DB='"+p.pgURL+"'"); code != 0 {
+		p.t.Fatal("could not set IMAGEQUOTA_DB in the shell")
+	}
+	return true
 }
 
 func (p *page) toRun(cmd string) string {
