@@ -388,6 +388,49 @@ func TestServeTLS(t *testing.T) {
 	}
 }
 
+// TestServeMetricsFlags: serve --metrics-per-account --metrics-max-accounts 1
+// --metrics-cache-ttl 0 serves the quota figures of the store at every
+// scrape, with per-account series for the one account closest to its limit.
+func TestServeMetricsFlags(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	s := c.serve(t, "--metrics-per-account", "--metrics-max-accounts", "1", "--metrics-cache-ttl", "0")
+	s.stderr.waitFor(t, regexp.MustCompile(`"msg":"listening"`), s.done)
+	const hk = "hk-hongkong-1a"
+	var ids []string
+	for i, max := range []string{"1", "5"} {
+		acct, keyID, secret := c.newAccount(t, fmt.Sprintf("metrics-%d", i))
+		var inst struct{ InstanceID string }
+		c.adminJSON(t, &inst, "instance", "create", "--account", acct, "--location", hk)
+		c.adminOK(t, "quota", "set", "--account", acct, "--location", hk, "--max", max)
+		var img vmapi.CreateImageResponse
+		callOK(t, callEnv(s.url, keyID, secret), &img, "CreateImage", "--body", `{"instanceId":"`+inst.InstanceID+`","imageName":"web-1"}`)
+		if i == 0 {
+			if r := runWith(t, callEnv(s.url, keyID, secret), "call", "CreateImage", "--body", `{"instanceId":"`+inst.InstanceID+`","imageName":"web-2"}`); r.code != 1 {
+				t.Errorf("a second image under a limit of 1: exit %d, %s", r.code, r.stderr)
+			}
+		}
+		ids = append(ids, acct)
+	}
+	_, metrics := get(t, &http.Client{Timeout: waitLimit}, s.url+"/metrics")
+	for _, want := range []string{
+		`imagequota_location_images{location="hk-hongkong-1a"} 2`,
+		`imagequota_location_limit_sum{location="hk-hongkong-1a"} 6`,
+		`imagequota_location_accounts_at_limit{location="hk-hongkong-1a"} 1`,
+		`imagequota_image_quota_refusals_total{location="hk-hongkong-1a"} 1`,
+		`imagequota_account_quota{account="` + ids[0] + `",location="hk-hongkong-1a",type="hard"} 1`,
+		`imagequota_account_quota{account="` + ids[0] + `",location="hk-hongkong-1a",type="used"} 1`,
+		"imagequota_account_quota_omitted_accounts 1",
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `account="`+ids[1]+`"`) {
+		t.Errorf("/metrics has series of the account beyond --metrics-max-accounts 1")
+	}
+}
+
 func TestServeReportsConfigurationProblemsAtOnce(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
@@ -411,6 +454,8 @@ func TestServeReportsConfigurationProblemsAtOnce(t *testing.T) {
 		{"webhook secret", []string{"IMAGEQUOTA_WEBHOOK_URL=http://127.0.0.1:9/hook", "IMAGEQUOTA_WEBHOOK_SECRET_FILE=" + filepath.Join(c.dir, "missing")}, nil,
 			[]string{"--webhook-secret-file: open"}},
 		{"webhook secret alone", nil, []string{"--webhook-secret-file", certFile}, []string{"--webhook-secret-file is for --webhook-url, which is not set"}},
+		{"metrics", nil, []string{"--metrics-cache-ttl", "-1s", "--metrics-max-accounts", "0"},
+			[]string{"--metrics-cache-ttl must not be negative", "--metrics-max-accounts must be at least 1; it is 0"}},
 	}
 	for _, tc := range tests {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", c.dir}, tc.args...)
