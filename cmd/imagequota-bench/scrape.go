@@ -111,6 +111,38 @@ func (s *scraper) close() string {
 	return note
 }
 
+// idleScrapes is how many scrapes scrapeCost makes.
+const idleScrapes = 20
+
+// scrapeCost scrapes the /metrics of the server at apiURL idleScrapes
+// times back to back, with no other load, and describes what one took of
+// this process's CPU (the in-process server's: nothing else runs) and of
+// wall-clock time.
+func scrapeCost(apiURL string) (string, error) {
+	u, err := metricsURL(apiURL)
+	if err != nil {
+		return "", err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	before := takeCost(nil)
+	start := time.Now()
+	for range idleScrapes {
+		resp, err := hc.Get(u)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("GET %s: HTTP %d, %v", u, resp.StatusCode, err)
+		}
+	}
+	wall := time.Since(start) / idleScrapes
+	cpu := takeCost(nil).since(before).cpu / idleScrapes
+	return fmt.Sprintf("an idle scrape takes %s of CPU, %s of wall clock (mean of %d)", ms(cpu), ms(wall), idleScrapes), nil
+}
+
 // scraped is a report's measurement with /metrics scraped throughout,
 // set against the same load without.
 type scraped struct {
@@ -130,6 +162,10 @@ func (b *bench) measureScraped(ctx context.Context, url string, db *store.DB, s 
 	var best [2]Run
 	var cpu [2]time.Duration
 	var costs [2]cost
+	idle, err := scrapeCost(url)
+	if err != nil {
+		return nil, nil, err
+	}
 	var note string
 	better := func(a, b Run) bool { return b == nil || okOf(a, op) > okOf(b, op) }
 	for round := range 4 {
@@ -167,7 +203,7 @@ func (b *bench) measureScraped(ctx context.Context, url string, db *store.DB, s 
 		}
 	}
 	b.last = costs[0]
-	return best[0], &scraped{Run: best[1], Note: note, cpuWithout: cpu[0], cpuWith: cpu[1]}, nil
+	return best[0], &scraped{Run: best[1], Note: note + "; " + idle, cpuWithout: cpu[0], cpuWith: cpu[1]}, nil
 }
 
 // okOf is the successes of op in run.
