@@ -34,8 +34,8 @@ import (
 // keeps it), SQLite gives a new row the largest id plus one, and pruning
 // never removes the row with the largest id.
 //
-// Memory: one map entry (about 30 bytes) per unexpired record: at 1,000
-// writes a second, about 300,000 entries.
+// Memory: one map entry (about 30 bytes) per record of the last window and
+// a minute: at 1,000 writes a second, about 360,000 entries.
 type arrivalReplays struct {
 	mu   sync.Mutex
 	seen int64 // the largest id read from the table
@@ -45,6 +45,10 @@ type arrivalReplays struct {
 	// swept is the second up to which expired seconds were dropped.
 	swept int64
 }
+
+// clockStepGrace is how long, in seconds, the index keeps the records of a
+// second after it expired.
+const clockStepGrace = 60
 
 // replayMemo is the key of a transaction's replayTx in its memo.
 type replayMemo struct{}
@@ -103,7 +107,9 @@ func (a *arrivalReplays) lookup(ctx context.Context, db *DB, tx *engine.Tx, key 
 func (a *arrivalReplays) catchUp(ctx context.Context, db *DB, tx *engine.Tx) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := db.now().Unix()
+	// Seconds are dropped a minute after they expire, so that a clock
+	// stepped back a little still finds their records.
+	now := db.now().Unix() - clockStepGrace
 	rows, err := tx.Query(ctx, db.q(`SELECT id, key FROM request_replays WHERE id > ? ORDER BY id`), a.seen)
 	if err != nil {
 		return err
@@ -122,7 +128,7 @@ func (a *arrivalReplays) catchUp(ctx context.Context, db *DB, tx *engine.Tx) err
 		}
 		sec := int64(binary.BigEndian.Uint64(key))
 		if sec < now {
-			continue // expired: never looked up again
+			continue // expired: not looked up again
 		}
 		m := a.bySecond[sec]
 		if m == nil {
