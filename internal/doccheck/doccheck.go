@@ -326,3 +326,53 @@ func OneLine(cmd string) string {
 	cmd = strings.ReplaceAll(cmd, "\\\n", " ")
 	return strings.TrimSpace(spaces.ReplaceAllString(strings.ReplaceAll(cmd, "\n", " "), " "))
 }
+
+// Refresh returns the real output in the page's shape: where want matches
+// got, each line of got, with every "…" line of want kept in place of the
+// lines it stands for. It returns nil when they do not match.
+func Refresh(want, got []string) []string {
+	w := make([]string, len(want))
+	for i, l := range want {
+		w[i] = Normalize(l)
+	}
+	g := make([]string, len(got))
+	for i, l := range got {
+		g[i] = Normalize(l)
+	}
+	memo := map[[2]int]bool{}
+	var ok func(i, j int) bool
+	ok = func(i, j int) bool {
+		if i == len(w) {
+			return j == len(g)
+		}
+		k := [2]int{i, j}
+		if v, seen := memo[k]; seen {
+			return v
+		}
+		var r bool
+		if w[i] == Ellipsis {
+			r = ok(i+1, j) || (j < len(g) && ok(i, j+1))
+		} else {
+			r = j < len(g) && w[i] == g[j] && ok(i+1, j+1)
+		}
+		memo[k] = r
+		return r
+	}
+	if !ok(0, 0) {
+		return nil
+	}
+	var out []string
+	for i, j := 0, 0; i < len(w); {
+		switch {
+		case w[i] != Ellipsis:
+			out = append(out, got[j])
+			i, j = i+1, j+1
+		case ok(i+1, j):
+			out = append(out, want[i])
+			i++
+		default:
+			j++
+		}
+	}
+	return out
+}

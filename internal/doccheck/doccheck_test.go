@@ -138,3 +138,16 @@ func TestContainsWords(t *testing.T) {
 		}
 	}
 }
+
+func TestRefresh(t *testing.T) {
+	t.Parallel()
+	want := []string{`{"accountId": "acc-0000000000000000"}`, Ellipsis, "end"}
+	got := []string{`{"accountId": "acc-1234567890abcdef"}`, "x", "y", "end"}
+	r := Refresh(want, got)
+	if strings.Join(r, "|") != `{"accountId": "acc-1234567890abcdef"}|…|end` {
+		t.Errorf("Refresh = %q", r)
+	}
+	if Refresh([]string{"a"}, []string{"b"}) != nil {
+		t.Error("Refresh of outputs that differ is not nil")
+	}
+}

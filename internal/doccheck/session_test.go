@@ -76,6 +76,8 @@ type page struct {
 // recordEnv, when set to 1, makes a run write the outputs it got into the
 // page, where they differ from the page's, instead of failing: for writing a
 // new session. Review the diff; put back the "…" lines that cut long outputs.
+// Set to "all", it also writes the real values into the outputs that match,
+// keeping their "…" lines, so that a page shows one run's ids throughout.
 const recordEnv = "DOCCHECK_RECORD"
 
 type recording struct {
@@ -202,8 +204,15 @@ func (p *page) step(b Block, s Step) {
 		}
 		return
 	}
+	if os.Getenv(recordEnv) == "all" {
+		// Refresh the values of a matching output, keeping its cuts.
+		if r := Refresh(s.Output, got); r != nil && len(s.Output) > 0 {
+			p.recorded[s.Line+strings.Count(s.Command, "\n")+1] = recording{n: len(s.Output), got: r}
+			return
+		}
+	}
 	if !Match(s.Output, got, false) {
-		if os.Getenv(recordEnv) == "1" {
+		if os.Getenv(recordEnv) != "" {
 			p.recorded[s.Line+strings.Count(s.Command, "\n")+1] = recording{n: len(s.Output), got: got}
 			return
 		}
@@ -245,7 +254,7 @@ func (p *page) serve(s Step, cmd string) {
 		exited := srv.exited()
 		got := p.toPage(srv.output())
 		if exited {
-			if !matchStreams(s.Output, got, false) && os.Getenv(recordEnv) == "1" {
+			if !matchStreams(s.Output, got, false) && os.Getenv(recordEnv) != "" {
 				p.recorded[s.Line+strings.Count(s.Command, "\n")+1] = recording{n: len(s.Output), got: got}
 			} else if !matchStreams(s.Output, got, false) {
 				p.t.Errorf("%s:%d: $ %s\n(it exited)\n%s", p.rel, s.Line, s.Command, Diff(s.Output, got))
