@@ -3,7 +3,9 @@ package doccheck
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -180,6 +182,26 @@ func TestExcerpts(t *testing.T) {
 			if !strings.Contains(string(text), strings.Join(b.Lines, "\n")+"\n") {
 				t.Errorf("%s: the block is not a part of %s as it stands: copy it again", location(rel, b.Line), file)
 			}
+		}
+	}
+}
+
+// TestServeFlagsDocumented fails on a flag of imagequota serve that the
+// configuration table of docs/operations.md does not name.
+func TestServeFlagsDocumented(t *testing.T) {
+	root := repoRoot(t)
+	out, err := exec.Command(binary(t, root), "serve", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("imagequota serve --help: %v\n%s", err, out)
+	}
+	page := readFile(t, filepath.Join(root, "docs/operations.md"))
+	flags := regexp.MustCompile(`(?m)^\s+(--[a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in serve --help; the pattern no longer fits its layout:\n%s", len(flags), out)
+	}
+	for _, f := range flags {
+		if !strings.Contains(page, "`"+f[1]+"`") {
+			t.Errorf("imagequota serve %s is not in docs/operations.md's configuration", f[1])
 		}
 	}
 }
