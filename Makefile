@@ -40,3 +40,12 @@ fuzz:
 .PHONY: bench
 bench:
 	$(GO) run ./cmd/imagequota-bench --scenario all --duration 3s --warmup 1s $(BENCHFLAGS)
+
+# The operator console's tests with its browser tests required (they need
+# Debian's chromium), and the screenshots of docs/console.md made again.
+.PHONY: console console-screenshots
+console:
+	IMAGEQUOTA_REQUIRE_BROWSER=1 $(GO) test -race ./internal/console/ ./e2e/ -run Console
+
+console-screenshots:
+	IMAGEQUOTA_SCREENSHOTS=docs/images $(GO) test ./e2e/ -run TestConsoleInBrowser -count=1
