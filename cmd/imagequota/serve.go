@@ -217,6 +217,9 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	logger.Info("listening", "url", url, "engine", srv.DB.Engine(), "store", sc.URL.Redacted(), "locations", len(cat.Enabled()), "gogc", gogc,
 		"auditRetention", f.auditRetention.String())
 	fmt.Fprintf(stdout, "imagequota %s listening on %s (store: %s)\n", version, url, sc.URL.Redacted())
+	if f.console {
+		fmt.Fprintf(stdout, "Operator console: %s/console/ (sign in with an operator access key)\n", url)
+	}
 	if hook != nil {
 		logger.Info("delivering events to the webhook", "webhook_url", redactedURL(hook.URL))
 	}
@@ -228,10 +231,6 @@ func runServe(ctx context.Context, args []string, env map[string]string, stdout,
 	} else {
 		fmt.Fprintf(stdout, "Create credentials with: imagequota admin account create --name NAME, then imagequota admin key create --account ID\n")
 		fmt.Fprint(stdout, clientHints(ep, "ZENLAYER_ACCESS_KEY_ID=… ZENLAYER_ACCESS_KEY_SECRET=…", "imagequota"))
-	}
-	if f.console {
-		// After the hints, which pages and scripts read as they are.
-		fmt.Fprintf(stdout, "Operator console: %s/console/ (sign in with an operator access key)\n", url)
 	}
 
 	errc := make(chan error, 1)
