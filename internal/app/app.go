@@ -327,7 +327,8 @@ func (s *Server) registerFigures(cfg Config, logger *slog.Logger) error {
 // serveConsole serves the operator console on the console's paths of the
 // listener, the API on every other.
 func (s *Server) serveConsole(cfg Config, logger *slog.Logger) error {
-	c, err := console.New(console.Config{Store: s.DB, Operator: s.Operator, Catalog: s.Catalog, Logger: logger, Now: cfg.Now})
+	c, err := console.New(console.Config{Store: s.DB, Operator: s.Operator, Catalog: s.Catalog, Logger: logger, Now: cfg.Now,
+		RequestTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,8 @@ type Config struct {
 	// minutes.
 	SignInFailures int
 	SignInWindow   time.Duration
-	// RequestTimeout bounds each page's work; 0 means 10 s.
+	// RequestTimeout bounds each page's work, as the API's requests are
+	// bounded (serve's --request-timeout); 0 means 10 s.
 	RequestTimeout time.Duration
 }
 
