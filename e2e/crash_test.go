@@ -29,7 +29,7 @@ const crashSeedEnv = "IMAGEQUOTA_CRASH_SEED"
 const (
 	crashRounds      = 20                     // kills per store
 	crashWorkers     = 4                      // concurrent clients
-	crashMinDelay    = 50 * time.Millisecond  // earliest kill after the stream starts
+	crashMinDelay    = 50 * time.Millisecond  // earliest kill after the round's first answer
 	crashMaxDelay    = 400 * time.Millisecond // latest kill
 	crashCallTimeout = 20 * time.Second       // bound of one API call
 	crashWait        = time.Minute            // bound of every other wait
@@ -170,6 +170,10 @@ type crashEnv struct {
 	// What was in flight at the kill: its effect is checked after the restart.
 	pendingCreates map[string]crashImage // by name, unique per create
 	pendingDeletes [][]string            // the ids of each DeleteImages
+	// answered is closed by the round's first acknowledged call (and then
+	// set to nil): the kill delay counts from there, so that each round
+	// interrupts a stream the server is serving, however busy the machine.
+	answered chan struct{}
 
 	// Totals, for the log and the final check that the stream did something.
 	ackCreates, ackDeletes         int
@@ -266,8 +270,8 @@ func (e *crashEnv) run(t *testing.T) {
 	}
 }
 
-// stream runs crashWorkers clients against srv and kills it after a random
-// delay, recording what was acknowledged and what was in flight.
+// stream runs crashWorkers clients against srv and kills it a random delay
+// after the first answer, recording what was acknowledged and what was in flight.
 func (e *crashEnv) stream(t *testing.T, srv *crashServer, round int) {
 	t.Helper()
 	delay := crashMinDelay + time.Duration(e.rng.Int64N(int64(crashMaxDelay-crashMinDelay)+1))
@@ -275,6 +279,10 @@ func (e *crashEnv) stream(t *testing.T, srv *crashServer, round int) {
 	for i := range seeds {
 		seeds[i] = e.rng.Uint64()
 	}
+	answered := make(chan struct{})
+	e.mu.Lock()
+	e.answered = answered
+	e.mu.Unlock()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range crashWorkers {
@@ -285,6 +293,11 @@ func (e *crashEnv) stream(t *testing.T, srv *crashServer, round int) {
 			defer c.HTTP.CloseIdleConnections()
 			e.worker(t, c, rand.New(rand.NewPCG(seeds[w], uint64(w))), round, w, stop)
 		}()
+	}
+	select {
+	case <-answered:
+	case <-time.After(crashWait):
+		t.Errorf("round %d: no call was answered within %v", round, crashWait)
 	}
 	time.Sleep(delay)
 	srv.kill(t)
@@ -304,7 +317,7 @@ func (e *crashEnv) stream(t *testing.T, srv *crashServer, round int) {
 		settled = fmt.Sprintf("; their effects were final %v after it", e.settle(t).Round(time.Millisecond))
 	}
 	e.mu.Lock()
-	t.Logf("round %d: killed after %v with %d creates and %d deletes in flight%s", round, delay.Round(time.Millisecond), len(e.pendingCreates), len(e.pendingDeletes), settled)
+	t.Logf("round %d: killed %v after the first answer with %d creates and %d deletes in flight%s", round, delay.Round(time.Millisecond), len(e.pendingCreates), len(e.pendingDeletes), settled)
 	e.mu.Unlock()
 }
 
@@ -376,6 +389,7 @@ func (e *crashEnv) createImage(t *testing.T, c *client.Client, img crashImage) b
 	e.present[img.id] = img
 	e.free = append(e.free, img.id)
 	e.ackCreates++
+	e.acknowledged()
 	return false
 }
 
@@ -403,7 +417,16 @@ func (e *crashEnv) deleteImages(t *testing.T, c *client.Client, ids []string) bo
 		e.gone[id] = true
 	}
 	e.ackDeletes++
+	e.acknowledged()
 	return false
+}
+
+// acknowledged notes an acknowledged call for the round's kill delay; e.mu is held.
+func (e *crashEnv) acknowledged() {
+	if e.answered != nil {
+		close(e.answered)
+		e.answered = nil
+	}
 }
 
 // verify checks the store through a freshly started server and settles what
