@@ -76,6 +76,11 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 		}
 	}
 	srv := startBinServer(t, env, []string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--image-build-time", "0"}, time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("imagequota serve logged:\n%s", srv.stderr.String())
+		}
+	})
 
 	// The operator's machine: no store, no master key; only the server and a key.
 	nowhere := filepath.Join(t.TempDir(), "no-store-here")
@@ -122,18 +127,17 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 		t.Fatalf("quota set: local %v (stderr %q), remote %v (stderr %q)", ls, l.stderr, rs, r.stderr)
 	}
 
-	// Reads print the same, as JSON and as tables. They change nothing, so
-	// they run side by side: each is two starts of the binary.
-	t.Run("same output", func(t *testing.T) {
-		run := func(t *testing.T, env []string, args ...string) pgResult {
-			return binRun(t, env, args...)
-		}
+	// Reads print the same, as JSON and as tables, and what --server cannot
+	// do is refused. None of it touches the store but to read it, so it runs
+	// side by side: each is one or two starts of the binary.
+	t.Run("change nothing", func(t *testing.T) {
 		localT := func(t *testing.T, args ...string) pgResult {
-			return run(t, env, append([]string{"admin", "--data-dir", dir}, args...)...)
+			return binRun(t, env, append([]string{"admin", "--data-dir", dir}, args...)...)
 		}
-		remoteT := func(t *testing.T, args ...string) pgResult {
-			return run(t, opEnv, append([]string{"admin", "--server", srv.URL, "--data-dir", nowhere}, args...)...)
+		remoteAsT := func(t *testing.T, env []string, args ...string) pgResult {
+			return binRun(t, env, append([]string{"admin", "--server", srv.URL, "--data-dir", nowhere}, args...)...)
 		}
+		remoteT := func(t *testing.T, args ...string) pgResult { return remoteAsT(t, opEnv, args...) }
 		for _, args := range [][]string{
 			{"account", "list"}, {"key", "list", "--account", acct.AccountID}, {"quota", "list"}, {"quota", "show", "--account", acct.AccountID},
 			{"instance", "list"}, {"instance", "list", "--account", acct.AccountID}, {"audit", "list", "--account", acct.AccountID}, {"location", "list"},
@@ -149,6 +153,31 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 					}
 				})
 			}
+		}
+
+		// What --server cannot do, or may not.
+		roEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + ro.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + ro.AccessKeyPassword}
+		tenantEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + key.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + key.AccessKeyPassword}
+		for _, c := range []struct {
+			name string
+			env  []string
+			args []string
+			code int
+			want string // in stderr
+		}{
+			{"audit prune --server", opEnv, []string{"audit", "prune", "--older-than", "1d"}, 1, "store only"},
+			{"operator list --server", opEnv, []string{"operator", "list"}, 1, "store only"},
+			{"--server without a key", []string{"PATH=" + os.Getenv("PATH")}, []string{"account", "list"}, 1, "IMAGEQUOTA_OPERATOR_KEY_ID"},
+			{"readonly account list", roEnv, []string{"account", "list"}, 0, ""},
+			{"readonly account create", roEnv, []string{"account", "create", "--name", "x"}, 1, "AUTHFAILURE_UNAUTHORIZED_OPERATION"},
+			{"a tenant key as the operator key", tenantEnv, []string{"account", "list"}, 1, "AUTHFAILURE_UNAUTHORIZED_OPERATION"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				if r := remoteAsT(t, c.env, c.args...); r.code != c.code || !strings.Contains(r.stderr, c.want) {
+					t.Errorf("%s: exit %d %q", c.name, r.code, r.stderr)
+				}
+			})
 		}
 	})
 	for _, args := range [][]string{
@@ -169,25 +198,4 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 		t.Fatalf("admin --server touched the local data directory: %v", err)
 	}
 
-	// What --server cannot do, or may not.
-	if r := remote("audit", "prune", "--older-than", "1d"); r.code != 1 || !strings.Contains(r.stderr, "store only") {
-		t.Errorf("audit prune --server: exit %d %q", r.code, r.stderr)
-	}
-	if r := remote("operator", "list"); r.code != 1 || !strings.Contains(r.stderr, "store only") {
-		t.Errorf("operator list --server: exit %d %q", r.code, r.stderr)
-	}
-	if r := remoteAs([]string{"PATH=" + os.Getenv("PATH")}, "account", "list"); r.code != 1 || !strings.Contains(r.stderr, "IMAGEQUOTA_OPERATOR_KEY_ID") {
-		t.Errorf("--server without a key: exit %d %q", r.code, r.stderr)
-	}
-	roEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + ro.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + ro.AccessKeyPassword}
-	if r := remoteAs(roEnv, "account", "list"); r.code != 0 {
-		t.Errorf("readonly account list: exit %d %q", r.code, r.stderr)
-	}
-	if r := remoteAs(roEnv, "account", "create", "--name", "x"); r.code != 1 || !strings.Contains(r.stderr, "AUTHFAILURE_UNAUTHORIZED_OPERATION") {
-		t.Errorf("readonly account create: exit %d %q", r.code, r.stderr)
-	}
-	tenantEnv := []string{"PATH=" + os.Getenv("PATH"), "IMAGEQUOTA_OPERATOR_KEY_ID=" + key.AccessKeyID, "IMAGEQUOTA_OPERATOR_KEY_SECRET=" + key.AccessKeyPassword}
-	if r := remoteAs(tenantEnv, "account", "list"); r.code != 1 || !strings.Contains(r.stderr, "AUTHFAILURE_UNAUTHORIZED_OPERATION") {
-		t.Errorf("a tenant key as the operator key: exit %d %q", r.code, r.stderr)
-	}
 }
