@@ -57,6 +57,9 @@ type benchConfig struct {
 	// MetricsTTL is the in-process servers' --metrics-cache-ttl (0: at
 	// every scrape).
 	MetricsTTL time.Duration
+	// Replicas is how many servers scenario e runs on its one database,
+	// the load split evenly between them; 0 or 1 means one.
+	Replicas int
 }
 
 // report is the outcome of one scenario.
@@ -122,11 +125,11 @@ func (b *bench) run(ctx context.Context) ([]*report, error) {
 		var err error
 		switch id {
 		case "a":
-			rs, err = b.one(b.quota(ctx, "a", b.cfg.PGServer, authSigned))
+			rs, err = b.one(b.quota(ctx, "a", b.cfg.PGServer, authSigned, 1))
 		case "b":
-			rs, err = b.one(b.quota(ctx, "b", b.cfg.PGServer, authBearer))
+			rs, err = b.one(b.quota(ctx, "b", b.cfg.PGServer, authBearer, 1))
 		case "c":
-			rs, err = b.one(b.pairs(ctx, "c", b.cfg.PGServer))
+			rs, err = b.one(b.pairs(ctx, "c", b.cfg.PGServer, 1))
 		case "d":
 			rs, err = b.one(b.bigStore(ctx))
 		case "e":
@@ -159,56 +162,110 @@ func (b *bench) one(r *report, err error) ([]*report, error) {
 
 // target is where a scenario's load goes.
 type target struct {
-	url    string // API URL
+	url    string   // API URL (the first replica's)
+	urls   []string // every replica's API URL, url first
 	engine string
 	creds  []credential
-	db     *store.DB // the in-process server's store; nil for an external one
+	db     *store.DB // the in-process server's store (the first replica's); nil for an external one
+	pgURL  string    // the in-process server's PostgreSQL database, if it is one
 	close  func()
 }
 
 // setup starts an in-process server on a fresh store seeded as so says, or
 // returns the external endpoint.
-func (b *bench) setup(ctx context.Context, pg string, so seed.Options) (*target, error) {
+// With replicas above 1 (PostgreSQL only), that many servers share the
+// store, each with its own pool and read cache, as replicas do.
+func (b *bench) setup(ctx context.Context, pg string, so seed.Options, replicas int) (*target, error) {
 	if b.cfg.Endpoint != "" {
 		u, err := (&client.Client{Endpoint: b.cfg.Endpoint}).URL()
 		if err != nil {
 			return nil, err
 		}
-		return &target{url: u, engine: "external", creds: b.cfg.Creds, close: func() {}}, nil
+		return &target{url: u, urls: []string{u}, engine: "external", creds: b.cfg.Creds, close: func() {}}, nil
 	}
-	srv, err := startServerWith(ctx, b.cfg.TempDir, pg, b.metricsOptions())
+	dbURL, remove, err := freshStore(ctx, b.cfg.TempDir, pg)
 	if err != nil {
 		return nil, err
 	}
+	if pg == "" {
+		replicas = 1
+	}
+	var srvs []*server
+	closeAll := func() {
+		// The last one removes the store.
+		for i := len(srvs) - 1; i >= 0; i-- {
+			if err := srvs[i].Close(); err != nil {
+				fmt.Fprintf(b.out, "   stopping the server: %v\n", err)
+			}
+		}
+	}
+	for i := range max(replicas, 1) {
+		rm := func() {}
+		if i == 0 {
+			rm = remove
+		}
+		srv, err := startServerOn(ctx, dbURL, rm, b.metricsOptions()) // calls rm when it fails
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	srv := srvs[0]
 	res, err := seed.Seed(ctx, srv.DB, so)
 	if err != nil {
-		srv.Close()
+		closeAll()
 		return nil, err
 	}
 	fmt.Fprintf(b.out, "   seeded %s: %d accounts, %d instances, %d images in %.2fs\n",
 		srv.DB.Engine(), res.Accounts, res.Instances, res.Images, res.Elapsed.Seconds())
-	return &target{url: srv.APIURL(), engine: srv.DB.Engine(), creds: credentialsOf(res.Seeded), db: srv.DB, close: func() {
-		if err := srv.Close(); err != nil {
-			fmt.Fprintf(b.out, "   stopping the server: %v\n", err)
-		}
-	}}, nil
+	t := &target{url: srv.APIURL(), engine: srv.DB.Engine(), creds: credentialsOf(res.Seeded), db: srv.DB, close: closeAll}
+	for _, s := range srvs {
+		t.urls = append(t.urls, s.APIURL())
+	}
+	if len(srvs) > 1 {
+		t.engine = fmt.Sprintf("%s×%d", t.engine, len(srvs))
+	}
+	if pg != "" {
+		t.pgURL = dbURL
+	}
+	return t, nil
 }
 
 // measure warms up, then measures, one step against url. With profile set
 // the measured part is CPU-profiled into that file.
 func (b *bench) measure(ctx context.Context, url string, s step, label, profile string) (Run, error) {
-	return b.measureOn(ctx, url, nil, s, label, profile)
+	return b.measureOn(ctx, &target{urls: []string{url}}, s, label, profile)
 }
 
-// measureOn is measure, also recording in b.last what the measured part
-// took of the process and of db (when not nil).
-func (b *bench) measureOn(ctx context.Context, url string, db *store.DB, s step, label, profile string) (Run, error) {
-	g, err := newGenerator(url)
-	if err != nil {
-		return nil, err
+// measureOn is measure against every replica of t, the workers spread over
+// them, also recording in b.last what the measured part took of the
+// process, of t's store and of its PostgreSQL backends (when known).
+func (b *bench) measureOn(ctx context.Context, t *target, s step, label, profile string) (Run, error) {
+	var gs []*generator
+	for _, u := range t.urls {
+		g, err := newGenerator(u)
+		if err != nil {
+			return nil, err
+		}
+		gs = append(gs, g)
 	}
 	if b.cfg.Warmup > 0 {
-		load(ctx, g, b.cfg.Concurrency, b.cfg.Warmup, label, s)
+		loadOn(ctx, gs, b.cfg.Concurrency, b.cfg.Warmup, label, s)
+	}
+	var pgc *pgCPU
+	var pgBefore map[int]time.Duration
+	if t.pgURL != "" {
+		var err error
+		if pgc, err = openPGCPU(ctx, t.pgURL); err == nil {
+			pgBefore, err = pgc.take(ctx)
+		}
+		if err != nil {
+			fmt.Fprintf(b.out, "   PostgreSQL CPU not measured: %v\n", err)
+			pgc.Close()
+			pgc = nil
+		}
+		defer pgc.Close()
 	}
 	if profile != "" {
 		f, err := os.Create(profile)
@@ -225,9 +282,14 @@ func (b *bench) measureOn(ctx context.Context, url string, db *store.DB, s step,
 			fmt.Fprintf(b.out, "   CPU profile: %s (go tool pprof -top -tagfocus side=server %s)\n", profile, profile)
 		}()
 	}
-	before := takeCost(db)
-	run := load(ctx, g, b.cfg.Concurrency, b.cfg.Duration, label, s)
-	b.last = takeCost(db).since(before)
+	before := takeCost(t.db)
+	run := loadOn(ctx, gs, b.cfg.Concurrency, b.cfg.Duration, label, s)
+	b.last = takeCost(t.db).since(before)
+	if pgc != nil {
+		if after, err := pgc.take(ctx); err == nil {
+			b.last.pg, b.last.pgOK = pgSince(after, pgBefore), true
+		}
+	}
 	return run, ctx.Err()
 }
 
@@ -287,6 +349,7 @@ func (b *bench) probe(ctx context.Context, url string, c credential, mode authMo
 }
 
 // baseline measures the same step against a bare server answering answers.
+// b.last is then what the baseline's run took.
 func (b *bench) baseline(ctx context.Context, answers map[string][]byte, s step) (Run, error) {
 	start := startBaseline
 	if b.cfg.BaselineProcess {
@@ -309,7 +372,7 @@ func authName(mode authMode) string {
 }
 
 // quota is scenarios a and b: DescribeImageQuota for all locations over many accounts.
-func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*report, error) {
+func (b *bench) quota(ctx context.Context, id, pg string, mode authMode, replicas int) (*report, error) {
 	seed := seed.Options{Accounts: b.cfg.Accounts, Images: b.cfg.Accounts * b.cfg.ImagesPerAccount}
 	if mode == authBearer {
 		seed.TokenTTL = 24 * time.Hour
@@ -317,7 +380,7 @@ func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*repor
 	r := &report{ID: id, Unit: "req/s", Op: "DescribeImageQuota",
 		Title: fmt.Sprintf("DescribeImageQuota, all locations, %s, %d accounts × %d images", authName(mode), seed.Accounts, b.cfg.ImagesPerAccount)}
 	fmt.Fprintf(b.out, "== (%s) %s\n", id, r.Title)
-	t, err := b.setup(ctx, pg, seed)
+	t, err := b.setup(ctx, pg, seed, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -332,15 +395,19 @@ func (b *bench) quota(ctx context.Context, id, pg string, mode authMode) (*repor
 	}
 	s := b.quotaStep(t.creds, mode)
 	if b.cfg.Scrape > 0 {
-		r.Ours, r.Scraped, err = b.measureScraped(ctx, t.url, nil, s, r.Op, "client", b.profileFile(id))
+		r.Ours, r.Scraped, err = b.measureScraped(ctx, t, s, r.Op, "client", b.profileFile(id))
 	} else {
-		r.Ours, err = b.measure(ctx, t.url, s, "client", b.profileFile(id))
+		r.Ours, err = b.measureOn(ctx, t, s, "client", b.profileFile(id))
 	}
 	if err != nil {
 		return nil, err
 	}
+	ours := b.last
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"DescribeImageQuota": answer}, s); err != nil {
 		return nil, err
+	}
+	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.pgURL != "" && o != nil && bo != nil {
+		r.Notes = append(r.Notes, ours.perOp("req", o.OK, b.last, bo.OK)...)
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("answer %d bytes", len(answer)))
 	r.print(b.out)
@@ -396,11 +463,11 @@ func (b *bench) pairStep(creds []credential) step {
 }
 
 // pairs is scenario c: CreateImage then DeleteImages, over many accounts.
-func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
+func (b *bench) pairs(ctx context.Context, id, pg string, replicas int) (*report, error) {
 	r := &report{ID: id, Unit: "pairs/s", Op: "pair",
 		Title: fmt.Sprintf("CreateImage + DeleteImages pairs, signed, %d accounts with an instance each", b.cfg.Accounts)}
 	fmt.Fprintf(b.out, "== (%s) %s\n", id, r.Title)
-	t, err := b.setup(ctx, pg, seed.Options{Accounts: b.cfg.Accounts})
+	t, err := b.setup(ctx, pg, seed.Options{Accounts: b.cfg.Accounts}, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -436,19 +503,23 @@ func (b *bench) pairs(ctx context.Context, id, pg string) (*report, error) {
 	}
 	s := b.pairStep(creds)
 	if b.cfg.Scrape > 0 {
-		r.Ours, r.Scraped, err = b.measureScraped(ctx, t.url, t.db, s, r.Op, "client", b.profileFile(id))
+		r.Ours, r.Scraped, err = b.measureScraped(ctx, t, s, r.Op, "client", b.profileFile(id))
 	} else {
-		r.Ours, err = b.measureOn(ctx, t.url, t.db, s, "client", b.profileFile(id))
+		r.Ours, err = b.measureOn(ctx, t, s, "client", b.profileFile(id))
 	}
 	if err != nil {
 		return nil, err
 	}
+	ours := b.last
 	if o := r.headline(r.Ours); t.db != nil && o != nil {
-		r.Notes = append(r.Notes, b.last.perPair(o.OK)...)
+		r.Notes = append(r.Notes, ours.perPair(o.OK)...)
 	}
 	// The baseline answers the create with the probe's (deleted) image id.
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"CreateImage": created, "DeleteImages": deleted}, s); err != nil {
 		return nil, err
+	}
+	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.pgURL != "" && o != nil && bo != nil {
+		r.Notes = append(r.Notes, ours.perOp("pair", o.OK, b.last, bo.OK)...)
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("answers %d and %d bytes", len(created), len(deleted)))
 	r.print(b.out)
@@ -468,7 +539,7 @@ func (b *bench) bigStore(ctx context.Context) (*report, error) {
 	empty := &report{ID: "d0", Unit: "req/s", Op: "DescribeImageQuota",
 		Title: fmt.Sprintf("DescribeImageQuota, signed, empty store: %d accounts, no image", b.cfg.Accounts)}
 	fmt.Fprintf(b.out, "== (d) %s\n", empty.Title)
-	t, err := b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.Accounts})
+	t, err := b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.Accounts}, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +554,7 @@ func (b *bench) bigStore(ctx context.Context) (*report, error) {
 	r := &report{ID: "d", Unit: "req/s", Op: "DescribeImageQuota", Empty: empty,
 		Title: fmt.Sprintf("DescribeImageQuota, signed, full store: %d images over %d accounts, load over %d of them", b.cfg.BigImages, b.cfg.BigAccounts, min(b.cfg.Accounts, b.cfg.BigAccounts))}
 	fmt.Fprintf(b.out, "== (d) %s\n", r.Title)
-	t, err = b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.BigAccounts, Images: b.cfg.BigImages})
+	t, err = b.setup(ctx, b.cfg.PGServer, seed.Options{Accounts: b.cfg.BigAccounts, Images: b.cfg.BigImages}, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -524,11 +595,11 @@ func (b *bench) postgres(ctx context.Context) ([]*report, error) {
 	case b.cfg.PGForE == "":
 		return []*report{{ID: "e", Skipped: "no PostgreSQL: set --db postgres://… or IMAGEQUOTA_TEST_POSTGRES"}}, nil
 	}
-	a, err := b.quota(ctx, "e/a", b.cfg.PGForE, authSigned)
+	a, err := b.quota(ctx, "e/a", b.cfg.PGForE, authSigned, b.cfg.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	c, err := b.pairs(ctx, "e/c", b.cfg.PGForE)
+	c, err := b.pairs(ctx, "e/c", b.cfg.PGForE, b.cfg.Replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ type cost struct {
 	writtenOK bool          // whether written could be read (/proc/self/io)
 	commits   uint64        // SQLite write transactions
 	writes    uint64        // writes they carried
+	pg        time.Duration // CPU time of the PostgreSQL backends of the store
+	pgOK      bool          // whether pg was measured
 }
 
 // takeCost reads the process's counters, and db's when it is not nil.
@@ -70,4 +72,17 @@ func (c cost) perPair(pairs int64) []string {
 		notes = append(notes, fmt.Sprintf("%.1f KiB written/pair", float64(c.written)/1024/float64(pairs)))
 	}
 	return append(notes, fmt.Sprintf("%.1f writes/commit", float64(c.writes)/float64(c.commits)))
+}
+
+// perOp describes, per op (a request or a pair), the CPU that a run of n
+// ops took of this process (server and generator), the same for the
+// baseline's run of bn ops (generator and a bare server: the server's own
+// share is about the difference) and of the store's PostgreSQL backends.
+func (c cost) perOp(op string, n int64, base cost, bn int64) []string {
+	if n <= 0 || bn <= 0 || !c.pgOK {
+		return nil
+	}
+	us := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(n) }
+	return []string{fmt.Sprintf("CPU µs/%s: process %.0f (baseline's %.0f), PostgreSQL %.0f",
+		op, us(c.cpu, n), us(base.cpu, bn), us(c.pg, n))}
 }

@@ -313,12 +313,18 @@ type Run map[string]*OpResult
 // least once, so that a run has figures however late its workers start on a
 // busy machine.
 func load(ctx context.Context, g *generator, concurrency int, d time.Duration, label string, s step) Run {
+	return loadOn(ctx, []*generator{g}, concurrency, d, label, s)
+}
+
+// loadOn is load with the workers spread over several targets: worker i
+// sends to gs[i mod len(gs)].
+func loadOn(ctx context.Context, gs []*generator, concurrency int, d time.Duration, label string, s step) Run {
 	workers := make([]*worker, concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
 	for i := range workers {
-		w := &worker{id: i, g: g, ops: map[string]*opRecord{}}
+		w := &worker{id: i, g: gs[i%len(gs)], ops: map[string]*opRecord{}}
 		workers[i] = w
 		wg.Go(func() {
 			pprof.Do(ctx, pprof.Labels("side", label), func(ctx context.Context) {

@@ -46,7 +46,8 @@ Scenarios (--scenario a|b|c|d|e|all, or a comma-separated list):
   d  a's load against a store of --big-images images over --big-accounts accounts,
      compared with an empty store of --accounts accounts
   e  a and c on PostgreSQL (--db postgres://… or IMAGEQUOTA_TEST_POSTGRES); each run
-     creates and drops its own database
+     creates and drops its own database; with --replicas N, on N servers sharing it,
+     the load split evenly between them
 
 Each scenario starts a server in this process on a fresh store (a SQLite file in a
 temporary directory, or a new database on the --db PostgreSQL server), unless
@@ -113,6 +114,7 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 	fs.StringVar(&cfg.TempDir, "temp-dir", "", "directory for the SQLite stores (default: the system's temporary directory)")
 	fs.DurationVar(&cfg.Scrape, "scrape", 0, "also measure a and c with the server's /metrics scraped at this interval (e.g. 1s), against the same load without, A B A B (0: off)")
 	fs.DurationVar(&cfg.MetricsTTL, "metrics-cache-ttl", usagemetrics.DefaultTTL, "the in-process servers' --metrics-cache-ttl: how long the store figures on /metrics are served before a scrape computes them again (0: at every scrape)")
+	fs.IntVar(&cfg.Replicas, "replicas", 1, "servers scenario e runs on its one database, the load split evenly between them")
 	markdown := fs.Bool("markdown", false, "also print the summary as a Markdown table")
 	baselineWhere := fs.String("baseline", "", "where the baseline runs: in-process, or process (a child process of its own); default process with --endpoint, in-process otherwise")
 	if err := fs.Parse(args); err != nil {
@@ -146,6 +148,9 @@ func runBench(ctx context.Context, args []string, env map[string]string, stdout,
 	}
 	if cfg.Scrape < 0 || cfg.MetricsTTL < 0 {
 		problems = append(problems, "--scrape and --metrics-cache-ttl must not be negative")
+	}
+	if cfg.Replicas < 1 {
+		problems = append(problems, "--replicas must be at least 1")
 	}
 	if cfg.Concurrency < 1 {
 		problems = append(problems, "--concurrency must be at least 1")

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imagequota/imagequota/internal/store"
 	"github.com/imagequota/imagequota/internal/usagemetrics"
 )
 
@@ -152,17 +151,17 @@ type scraped struct {
 	cpuWithout, cpuWith time.Duration
 }
 
-// measureScraped measures step s against url (with db as measureOn)
+// measureScraped measures step s against t (as measureOn)
 // without, then with, a scraper of its /metrics, twice in turn (A B A B),
 // and keeps the better of each by its op's successes: the two are
 // measured in the same conditions, however the machine's load changes over
 // the run. It returns the unscraped measurement, whose cost it leaves in
 // b.last, and the scraped one.
-func (b *bench) measureScraped(ctx context.Context, url string, db *store.DB, s step, op, label, profile string) (Run, *scraped, error) {
+func (b *bench) measureScraped(ctx context.Context, t *target, s step, op, label, profile string) (Run, *scraped, error) {
 	var best [2]Run
 	var cpu [2]time.Duration
 	var costs [2]cost
-	idle, err := scrapeCost(url)
+	idle, err := scrapeCost(t.url)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,7 +172,7 @@ func (b *bench) measureScraped(ctx context.Context, url string, db *store.DB, s 
 		var sc *scraper
 		if with {
 			var err error
-			if sc, err = startScraper(url, b.cfg.Scrape); err != nil {
+			if sc, err = startScraper(t.url, b.cfg.Scrape); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -181,7 +180,7 @@ func (b *bench) measureScraped(ctx context.Context, url string, db *store.DB, s 
 		if round == 0 {
 			p = profile
 		}
-		run, err := b.measureOn(ctx, url, db, s, label, p)
+		run, err := b.measureOn(ctx, t, s, label, p)
 		if sc != nil {
 			n := sc.close()
 			if note == "" || better(run, best[1]) {

@@ -107,6 +107,12 @@ func startServerWith(ctx context.Context, tempDir, pgServer string, mo usagemetr
 	if err != nil {
 		return nil, err
 	}
+	return startServerOn(ctx, dbURL, remove, mo)
+}
+
+// startServerOn starts a server on the store at dbURL, with the figures on
+// /metrics tuned by mo; closing the server calls remove.
+func startServerOn(ctx context.Context, dbURL string, remove func(), mo usagemetrics.Options) (*server, error) {
 	u, err := store.ParseURL(dbURL)
 	if err != nil {
 		remove()
