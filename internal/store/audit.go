@@ -38,9 +38,10 @@ func (db *DB) audit(ctx context.Context, tx *engine.Tx, actor quota.Actor, accou
 	if name == "" {
 		name = "admin"
 	}
-	_, err = tx.Exec(ctx, db.q(`INSERT INTO audit (at, account_id, actor, request_id, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	// Nothing of the write depends on its answer: on PostgreSQL it is sent
+	// with the write's next statement or its commit.
+	return tx.ExecLater(ctx, nil, db.q(`INSERT INTO audit (at, account_id, actor, request_id, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		micros(db.now()), accountID, name, actor.RequestID, action, target, b, a)
-	return err
 }
 
 // ListAudit returns audit records, oldest first.

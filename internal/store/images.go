@@ -107,13 +107,15 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			SizeGB: inst.DiskGB, Category: inst.OSCategory, OSType: inst.OSType, Version: inst.OSVersion,
 			CreatedAt: now, ReadyAt: fromMicros(micros(now.Add(in.BuildTime))),
 		}
-		if _, err := tx.Exec(ctx, db.q(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		// The inserts' answers are not needed: on PostgreSQL they go with
+		// the commit.
+		if err := tx.ExecLater(ctx, nil, db.q(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			img.ID, img.AccountID, img.LocationID, img.InstanceID, img.Name, nullString(img.Description), img.SizeGB,
 			img.Category, img.OSType, img.Version, false, micros(img.CreatedAt), micros(img.ReadyAt)); err != nil {
 			return created{}, err
 		}
 		if in.ClientToken != "" {
-			if _, err := tx.Exec(ctx, db.q(`INSERT INTO client_tokens (account_id, token, fingerprint, image_id, image_name, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+			if err := tx.ExecLater(ctx, nil, db.q(`INSERT INTO client_tokens (account_id, token, fingerprint, image_id, image_name, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 				in.AccountID, in.ClientToken, in.Fingerprint(), img.ID, img.Name, micros(now)); err != nil {
 				return created{}, err
 			}
@@ -340,7 +342,7 @@ func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) erro
 			}
 		}
 		for _, im := range imgs {
-			if err := execOne(ctx, tx, db.q(`DELETE FROM images WHERE id = ? AND account_id = ?`),
+			if err := execOneLater(ctx, tx, db.q(`DELETE FROM images WHERE id = ? AND account_id = ?`),
 				missing{quota.CodeImageNotFound, "imageId", im.ID}, im.ID, in.AccountID); err != nil {
 				return err
 			}

@@ -59,9 +59,8 @@ func (db *DB) event(ctx context.Context, tx *engine.Tx, typ string, data any) er
 		return err
 	}
 	now := micros(db.now())
-	_, err = tx.Exec(ctx, db.q(`INSERT INTO outbox (id, type, at, data, next_attempt_at) VALUES (?, ?, ?, ?, ?)`),
+	return tx.ExecLater(ctx, nil, db.q(`INSERT INTO outbox (id, type, at, data, next_attempt_at) VALUES (?, ?, ?, ?, ?)`),
 		newID("evt-", 8), typ, now, string(b), now)
-	return err
 }
 
 // claimLock serialises claims: on PostgreSQL, several replicas claim from

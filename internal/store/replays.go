@@ -118,19 +118,17 @@ func (keyedReplays) lookup(ctx context.Context, db *DB, tx *engine.Tx, key []byt
 
 func (keyedReplays) record(ctx context.Context, db *DB, tx *engine.Tx, key []byte, action, result string) error {
 	// An expired record of the same request (clocks far apart) is
-	// replaced.
-	_, err := tx.Exec(ctx, db.q(`INSERT INTO request_replays (key, action, result) VALUES (?, ?, ?)
+	// replaced. Its answer is not needed: it goes with the commit.
+	return tx.ExecLater(ctx, nil, db.q(`INSERT INTO request_replays (key, action, result) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET action = excluded.action, result = excluded.result`),
 		key, action, result)
-	return err
 }
 
 // prune removes the oldest expired records, from the other end of the index
 // than the one records are added at.
 func (keyedReplays) prune(ctx context.Context, db *DB, tx *engine.Tx, now time.Time) error {
-	_, err := tx.Exec(ctx, db.q(`DELETE FROM request_replays WHERE key IN (
+	return tx.ExecLater(ctx, nil, db.q(`DELETE FROM request_replays WHERE key IN (
 		SELECT key FROM request_replays WHERE key < ? ORDER BY key LIMIT ?)`), expiryPrefix(now), pruneLimit)
-	return err
 }
 
 // pruneLimit bounds the expired records one write removes, once a second:

@@ -201,6 +201,18 @@ func execOne(ctx context.Context, tx *engine.Tx, q string, m missing, args ...an
 	return nil
 }
 
+// execOneLater is execOne through Tx.ExecLater: on PostgreSQL the statement
+// is sent with the write's next one, and its not-found error fails that one
+// (or the commit).
+func execOneLater(ctx context.Context, tx *engine.Tx, q string, m missing, args ...any) error {
+	return tx.ExecLater(ctx, func(n int64) error {
+		if n != 1 {
+			return notFound(m.code, m.what, m.id)
+		}
+		return nil
+	}, q, args...)
+}
+
 func notFound(code, what, id string) error {
 	return quota.Errorf(code, "%s %q does not exist.", what, id)
 }

@@ -26,12 +26,33 @@ import (
 //
 // Which cache scopes a write changed is not the write's business: triggers
 // record them, and the engine reads them at commit.
+//
+// A write states which of its statements it needs no answer from (ExecLater):
+// an engine whose database is across a network (Pipeline) sends those
+// together with the next statement that needs an answer, or with the commit,
+// in one round trip.
 type Tx struct {
 	conn   Conn
+	pipe   Pipeline // nil: every statement runs when called
 	lock   func(ctx context.Context, c Conn, key string) error
 	locked []string // keys locked in this transaction
 	wrote  bool
 	memo   map[any]any // Memo's values, for this transaction only
+}
+
+// Pipeline is a Conn that can hold statements back: those given to Defer are
+// sent, in order, ahead of the next statement that needs an answer (any of
+// Conn's, or a Scan of QueryRowLater's row), or with the commit; the first
+// of them that fails fails that statement, or the commit.
+type Pipeline interface {
+	Conn
+	// Defer queues a statement; check, when not nil, is given the number
+	// of rows it changed, and its error fails the statement.
+	Defer(ctx context.Context, check func(n int64) error, query string, args ...any)
+	// QueryRowLater returns a Scan that sends the queued statements and
+	// the query together, and scans the query's first row (sql.ErrNoRows
+	// when it has none).
+	QueryRowLater(ctx context.Context, query string, args ...any) func(dest ...any) error
 }
 
 // NewTx is for engines: a Tx on conn, whose Lock calls lock.
@@ -39,10 +60,38 @@ func NewTx(conn Conn, lock func(ctx context.Context, c Conn, key string) error) 
 	return &Tx{conn: conn, lock: lock}
 }
 
+// NewPipelinedTx is for engines: a Tx on p, whose Lock calls lock with p.
+func NewPipelinedTx(p Pipeline, lock func(ctx context.Context, c Conn, key string) error) *Tx {
+	return &Tx{conn: p, pipe: p, lock: lock}
+}
+
 // Exec runs a statement that may change the database.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	tx.wrote = true
 	return tx.conn.ExecContext(ctx, query, args...)
+}
+
+// ExecLater runs a statement that may change the database and whose answer
+// the write does not need but for check (nil: none), which is given the
+// number of rows the statement changed. On an engine that pipelines, the
+// statement is sent with the next one that needs an answer, or with the
+// commit, and its error (or check's) then fails that statement or the
+// commit; elsewhere it runs now and its error is returned.
+func (tx *Tx) ExecLater(ctx context.Context, check func(n int64) error, query string, args ...any) error {
+	tx.wrote = true
+	if tx.pipe != nil {
+		tx.pipe.Defer(ctx, check, query, args...)
+		return nil
+	}
+	res, err := tx.conn.ExecContext(ctx, query, args...)
+	if err != nil || check == nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	return check(n)
 }
 
 // Query runs a SELECT.
@@ -58,19 +107,26 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
 	if err := readOnly(query); err != nil {
 		return &Row{err: err}
 	}
+	if tx.pipe != nil {
+		return &Row{scan: tx.pipe.QueryRowLater(ctx, query, args...)}
+	}
 	return &Row{row: tx.conn.QueryRowContext(ctx, query, args...)}
 }
 
 // Row is the result of QueryRow.
 type Row struct {
-	row *sql.Row
-	err error
+	row  *sql.Row
+	scan func(dest ...any) error
+	err  error
 }
 
 // Scan is sql.Row's Scan: sql.ErrNoRows when there was no row.
 func (r *Row) Scan(dest ...any) error {
-	if r.err != nil {
+	switch {
+	case r.err != nil:
 		return r.err
+	case r.scan != nil:
+		return r.scan(dest...)
 	}
 	return r.row.Scan(dest...)
 }

@@ -145,17 +145,23 @@ func (*Engine) Rebind(q string) string {
 	return b.String()
 }
 
-// Write runs fn in a transaction of its own.
+// Write runs fn in a transaction of its own, pipelined (pipeTx).
 func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
-	t, err := e.db.BeginTx(ctx, nil)
+	c, err := e.db.Conn(ctx)
 	if err != nil {
 		return interpret(err)
 	}
-	if err := fn(ctx, engine.NewTx(t, lock)); err != nil {
-		_ = t.Rollback()
+	defer c.Close()
+	p := &pipeTx{c: c}
+	if err := fn(ctx, engine.NewPipelinedTx(p, lock)); err != nil {
+		p.rollback(ctx)
 		return interpret(err)
 	}
-	return interpret(t.Commit())
+	if err := p.commit(ctx); err != nil {
+		p.rollback(ctx)
+		return interpret(err)
+	}
+	return nil
 }
 
 // lock takes a transaction-scoped advisory lock on key: transactions on any
@@ -165,16 +171,21 @@ func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *eng
 // (lock_timeout for the rest of the transaction, in the same statement): a
 // replica frozen while it waits cannot cancel its own wait, and would
 // otherwise take the lock much later and hold it, idle, in its turn.
+//
+// On a pipelined transaction the lock is sent with the next statement.
 func lock(ctx context.Context, c engine.Conn, key string) error {
 	h := fnv.New64a()
 	h.Write([]byte(key))
+	q, args := `SELECT pg_advisory_xact_lock($1)`, []any{int64(h.Sum64())}
 	if d, ok := ctx.Deadline(); ok {
 		ms := max(time.Until(d).Milliseconds(), 1)
-		_, err := c.ExecContext(ctx, `SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock($1)`,
-			int64(h.Sum64()), strconv.FormatInt(ms, 10)+"ms")
-		return err
+		q, args = `SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock($1)`, append(args, strconv.FormatInt(ms, 10)+"ms")
 	}
-	_, err := c.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
+	if p, ok := c.(engine.Pipeline); ok {
+		p.Defer(ctx, nil, q, args...)
+		return nil
+	}
+	_, err := c.ExecContext(ctx, q, args...)
 	return err
 }
 
