@@ -406,7 +406,7 @@ func (b *bench) quota(ctx context.Context, id, pg string, mode authMode, replica
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"DescribeImageQuota": answer}, s); err != nil {
 		return nil, err
 	}
-	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.pgURL != "" && o != nil && bo != nil {
+	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.db != nil && o != nil && bo != nil {
 		r.Notes = append(r.Notes, ours.perOp("req", o.OK, b.last, bo.OK)...)
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("answer %d bytes", len(answer)))
@@ -518,7 +518,7 @@ func (b *bench) pairs(ctx context.Context, id, pg string, replicas int) (*report
 	if r.Base, err = b.baseline(ctx, map[string][]byte{"CreateImage": created, "DeleteImages": deleted}, s); err != nil {
 		return nil, err
 	}
-	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.pgURL != "" && o != nil && bo != nil {
+	if o, bo := r.headline(r.Ours), r.headline(r.Base); t.db != nil && o != nil && bo != nil {
 		r.Notes = append(r.Notes, ours.perOp("pair", o.OK, b.last, bo.OK)...)
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("answers %d and %d bytes", len(created), len(deleted)))

@@ -77,12 +77,16 @@ func (c cost) perPair(pairs int64) []string {
 // perOp describes, per op (a request or a pair), the CPU that a run of n
 // ops took of this process (server and generator), the same for the
 // baseline's run of bn ops (generator and a bare server: the server's own
-// share is about the difference) and of the store's PostgreSQL backends.
+// share is about the difference) and, when measured, of the store's
+// PostgreSQL backends.
 func (c cost) perOp(op string, n int64, base cost, bn int64) []string {
-	if n <= 0 || bn <= 0 || !c.pgOK {
+	if n <= 0 || bn <= 0 {
 		return nil
 	}
 	us := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(n) }
-	return []string{fmt.Sprintf("CPU µs/%s: process %.0f (baseline's %.0f), PostgreSQL %.0f",
-		op, us(c.cpu, n), us(base.cpu, bn), us(c.pg, n))}
+	s := fmt.Sprintf("CPU µs/%s: process %.0f (baseline's %.0f)", op, us(c.cpu, n), us(base.cpu, bn))
+	if c.pgOK {
+		s += fmt.Sprintf(", PostgreSQL %.0f", us(c.pg, n))
+	}
+	return []string{s}
 }
