@@ -151,3 +151,16 @@ func TestRefresh(t *testing.T) {
 		t.Error("Refresh of outputs that differ is not nil")
 	}
 }
+
+func TestHeadingAnchors(t *testing.T) {
+	t.Parallel()
+	a := headingAnchors("# Title\n## admin --server\n### 2. Migrate\n## Health, metrics and logs\n```sh\n# not a heading\n```\n## Title\n")
+	for _, want := range []string{"title", "admin---server", "2-migrate", "health-metrics-and-logs", "title-1"} {
+		if !a[want] {
+			t.Errorf("no anchor %q in %v", want, a)
+		}
+	}
+	if a["not-a-heading"] {
+		t.Error("a comment in a code block made an anchor")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // Scripts are the files whose commands count as run: a command shown in the
@@ -204,4 +205,89 @@ func TestServeFlagsDocumented(t *testing.T) {
 			t.Errorf("imagequota serve %s is not in docs/operations.md's configuration", f[1])
 		}
 	}
+}
+
+// mdLink is a Markdown link to a relative target: [text](target).
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestLinks fails on a relative link in README.md or docs/ whose file does
+// not exist, or whose #anchor names no heading of the Markdown page it
+// points to.
+func TestLinks(t *testing.T) {
+	root := repoRoot(t)
+	for _, rel := range docPages(t, root) {
+		md := readFile(t, filepath.Join(root, rel))
+		for n, line := range strings.Split(withoutCode(md), "\n") {
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				file, anchor, _ := strings.Cut(target, "#")
+				path := filepath.Join(root, filepath.Dir(rel), file)
+				if file == "" {
+					path = filepath.Join(root, rel)
+				}
+				info, err := os.Stat(path)
+				if err != nil {
+					t.Errorf("%s: link to %s: no such file", location(rel, n+1), target)
+					continue
+				}
+				if anchor == "" || info.IsDir() || !strings.HasSuffix(path, ".md") {
+					continue
+				}
+				if !headingAnchors(readFile(t, path))[anchor] {
+					t.Errorf("%s: link to %s: no heading makes the anchor #%s", location(rel, n+1), target, anchor)
+				}
+			}
+		}
+	}
+}
+
+// withoutCode blanks the lines of fenced code blocks, keeping the line count.
+func withoutCode(md string) string {
+	lines := strings.Split(md, "\n")
+	in := false
+	for i, l := range lines {
+		if fence.MatchString(l) {
+			in = !in
+			lines[i] = ""
+			continue
+		}
+		if in {
+			lines[i] = ""
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// headingAnchors returns the anchors GitHub makes of a page's headings: lower
+// case, punctuation but hyphens dropped, spaces as hyphens, and "-N" after
+// the Nth repeat.
+func headingAnchors(md string) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	for _, l := range strings.Split(withoutCode(md), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			continue
+		}
+		h := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(h) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			anchors[a+"-"+strconv.Itoa(n)] = true
+		} else {
+			anchors[a] = true
+		}
+		seen[a]++
+	}
+	return anchors
 }
