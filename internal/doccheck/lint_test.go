@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/imagequota/imagequota/internal/operator"
+	"github.com/imagequota/imagequota/internal/vm"
+	"github.com/imagequota/imagequota/internal/zcapi"
 )
 
 // Scripts are the files whose commands count as run: a command shown in the
@@ -290,4 +294,45 @@ func headingAnchors(md string) map[string]bool {
 		seen[a]++
 	}
 	return anchors
+}
+
+// TestErrorCodesDocumented fails on an error code of the status table
+// (internal/zcapi/errors.go) that docs/api.md's tables do not list with its
+// HTTP status.
+func TestErrorCodesDocumented(t *testing.T) {
+	root := repoRoot(t)
+	page := readFile(t, filepath.Join(root, "docs/api.md"))
+	for _, code := range zcapi.Codes() {
+		status, wire := zcapi.Status(code)
+		row := "| `" + wire + "` | " + strconv.Itoa(status) + " |"
+		if !strings.Contains(page, row) {
+			t.Errorf("docs/api.md has no row %q for %s", row, code)
+		}
+	}
+}
+
+// TestActionsDocumented fails on an action either API serves that its
+// reference page does not name in a table row.
+func TestActionsDocumented(t *testing.T) {
+	root := repoRoot(t)
+	for _, svc := range []struct {
+		page  string
+		table zcapi.ActionTable
+	}{
+		{"docs/api.md", (&vm.Service{}).Actions()},
+		{"docs/operator-api.md", (&operator.Service{}).Actions()},
+	} {
+		var rows []string
+		for _, l := range strings.Split(readFile(t, filepath.Join(root, svc.page)), "\n") {
+			if strings.HasPrefix(l, "| `") {
+				rows = append(rows, l[:strings.Index(l[1:], "|")+1])
+			}
+		}
+		first := strings.Join(rows, "\n")
+		for _, a := range svc.table.Actions {
+			if !strings.Contains(first, "`"+a.Name+"`") {
+				t.Errorf("%s: no table row for the action %s", svc.page, a.Name)
+			}
+		}
+	}
 }
