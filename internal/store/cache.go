@@ -38,14 +38,6 @@ import (
 // query, that the versions it knows are current answers Quick, during the
 // call and so after it began.
 //
-// The reads of one API request share observations (RequestContext): a
-// request's first observation, made when it looks up its credential, also
-// observes the account's usage scopes, and its later reads use what was
-// observed instead of observing again — it began after the request did, so
-// every write acknowledged before the request arrived is in it. A write
-// made by the request itself drops what the request had observed, so that
-// its own later reads observe after it.
-//
 // Admission (CreateImage) never uses the cache: it counts inside its
 // transaction.
 
@@ -93,75 +85,6 @@ func newReadCache(fetch func(ctx context.Context, scopes []string) (map[string]i
 		tokens: map[string]credEntry{},
 		usage:  map[string]usageEntry{},
 	}
-}
-
-// requestVersions are the versions observed for one request (RequestContext).
-type requestVersions struct {
-	mu   sync.Mutex
-	vals map[string]int64
-}
-
-type requestVersionsKey struct{}
-
-// RequestContext returns a context for one request (zcapi.RequestScoper):
-// its reads of the cache share the observations made after it began.
-func (db *DB) RequestContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, requestVersionsKey{}, &requestVersions{})
-}
-
-// requestOf returns the request's observed versions, nil outside a request.
-func requestOf(ctx context.Context) *requestVersions {
-	rv, _ := ctx.Value(requestVersionsKey{}).(*requestVersions)
-	return rv
-}
-
-// forget drops what the request observed (after a write of its own).
-func (rv *requestVersions) forget() {
-	if rv != nil {
-		rv.mu.Lock()
-		rv.vals = nil
-		rv.mu.Unlock()
-	}
-}
-
-// observe returns the current versions of scopes, as observed after the
-// request in ctx (if any) began: from what the request observed already
-// when that has every scope, otherwise by observing scopes and more (extra
-// scopes the request will likely need next: they cost nothing more in the
-// same observation).
-func (c *readCache) observe(ctx context.Context, scopes []string, more ...string) (map[string]int64, error) {
-	rv := requestOf(ctx)
-	if rv == nil {
-		return c.watch.observe(ctx, scopes...)
-	}
-	rv.mu.Lock()
-	if rv.vals != nil {
-		out := make(map[string]int64, len(scopes))
-		for _, s := range scopes {
-			v, ok := rv.vals[s]
-			if !ok {
-				out = nil
-				break
-			}
-			out[s] = v
-		}
-		if out != nil {
-			rv.mu.Unlock()
-			return out, nil
-		}
-	}
-	rv.mu.Unlock()
-	vs, err := c.watch.observe(ctx, append(scopes, more...)...)
-	if err != nil {
-		return nil, err
-	}
-	rv.mu.Lock()
-	if rv.vals == nil {
-		rv.vals = make(map[string]int64, len(vs))
-	}
-	maps.Copy(rv.vals, vs)
-	rv.mu.Unlock()
-	return vs, nil
 }
 
 func putBounded[V any](mu *sync.RWMutex, m map[string]V, k string, v V) {

@@ -253,9 +253,7 @@ func (db *DB) cachedCredential(ctx context.Context, m map[string]credEntry, k st
 	c.mu.RUnlock()
 	if ok {
 		scope := credScope(e.cred.AccountID)
-		// The account's usage scopes come along: a request that passes
-		// authentication usually reads its usage next.
-		if vs, err := c.observe(ctx, []string{scope}, e.cred.AccountID, globalScope); err == nil && vs[scope] == e.version {
+		if vs, err := c.watch.observe(ctx, scope); err == nil && vs[scope] == e.version {
 			return e.cred, nil
 		}
 	}

@@ -134,7 +134,6 @@ func (db *DB) q(s string) string {
 // its last run returned: a result is never left over from an earlier run.
 func write[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (T, error) {
 	var out T
-	defer requestOf(ctx).forget()
 	err := db.e.Write(ctx, func(ctx context.Context, tx *engine.Tx) error {
 		var err error
 		out, err = fn(ctx, tx)
@@ -149,7 +148,6 @@ func write[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx *
 
 // exec runs fn as one write transaction that returns nothing but an error.
 func (db *DB) exec(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
-	defer requestOf(ctx).forget()
 	return db.e.Write(ctx, fn)
 }
 

@@ -19,7 +19,7 @@ func (db *DB) Usage(ctx context.Context, accountID string) (quota.Usage, error) 
 	e, ok := c.usage[accountID]
 	c.mu.RUnlock()
 	if ok {
-		vs, err := c.observe(ctx, []string{accountID, globalScope})
+		vs, err := c.watch.observe(ctx, accountID, globalScope)
 		if err == nil && e.account == vs[accountID] && e.global == vs[globalScope] {
 			return activeUsage(copyUsage(e.u), db.now()), nil
 		}

@@ -23,13 +23,6 @@ type CachingAuthenticator interface {
 	CachedTokenCredential(ctx context.Context, token string) (quota.Credential, error)
 }
 
-// RequestScoper is an Authenticator that gives each API request a context
-// of its own, before authentication: the store's reads of one request then
-// share what they may (one observation of its change versions).
-type RequestScoper interface {
-	RequestContext(ctx context.Context) context.Context
-}
-
 type cachedAuth struct{ c CachingAuthenticator }
 
 func (a cachedAuth) AccessKeyCredential(ctx context.Context, keyID string) (quota.Credential, error) {

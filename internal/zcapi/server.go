@@ -155,8 +155,6 @@ type Server struct {
 	servedOn, versions string
 	// mounted are other services served on the same listener, by path.
 	mounted map[string]*Server
-	// scoper is cfg.Auth when it is a RequestScoper.
-	scoper RequestScoper
 }
 
 // NewServer builds a server from its configuration.
@@ -173,11 +171,10 @@ func NewServer(cfg Config) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 4 * time.Second
 	}
-	scoper, _ := cfg.Auth.(RequestScoper)
 	if c, ok := cfg.Auth.(CachingAuthenticator); ok {
 		cfg.Auth = cachedAuth{c}
 	}
-	s := &Server{cfg: cfg, actions: map[string]Action{}, servedOn: "POST /", versions: strings.Join(cfg.Actions.Versions, " or "), scoper: scoper}
+	s := &Server{cfg: cfg, actions: map[string]Action{}, servedOn: "POST /", versions: strings.Join(cfg.Actions.Versions, " or ")}
 	if cfg.Actions.Path != "" {
 		s.servedOn = "POST " + cfg.Actions.Path
 	}
@@ -352,9 +349,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, id string) outcom
 	// authentication included.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	if s.scoper != nil {
-		ctx = s.scoper.RequestContext(ctx)
-	}
 	call := &Call{RequestID: id, Version: version}
 	if err := s.authenticate(ctx, r, body, call); err != nil {
 		var rf *refusal
