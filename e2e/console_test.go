@@ -291,9 +291,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("Overview", func(t *testing.T) {
-		for sel, want := range map[string]string{"#pending-count": "3", "#total-images": "30", "#at-limit": "3", "#near-limit": "2"} {
+		// At their limit: acme in Tokyo (5 of 5), umbrella (3 of 3) and
+		// stark (5 of 4); at 80% or more, those, globex in Tokyo (4 of 5)
+		// and initech in Frankfurt (8 of 10).
+		for sel, want := range map[string]string{"#pending-count": "3", "#total-images": "30", "#at-limit": "3", "#near-limit": "5"} {
 			if got := b.text(t, sel); got != want {
 				t.Errorf("%s = %q, want %q", sel, got, want)
+			}
+		}
+		// The same figures as /metrics.
+		sums := map[string]float64{}
+		for series, v := range scrape(t, base) {
+			if name, _, ok := strings.Cut(series, `{location="`); ok {
+				sums[name] += v
+			}
+		}
+		for sel, name := range map[string]string{"#total-images": "imagequota_location_images", "#at-limit": "imagequota_location_accounts_at_limit",
+			"#near-limit": "imagequota_location_accounts_near_limit"} {
+			if got, want := b.text(t, sel), fmt.Sprint(sums[name]); got != want {
+				t.Errorf("%s = %q; the sum of /metrics' %s is %s", sel, got, name, want)
 			}
 		}
 		if n := b.eval(t, `String(document.querySelectorAll("figure.chart svg g.row").length)`); n != "42" {

@@ -53,7 +53,9 @@ type Store interface {
 	ConsoleSession(ctx context.Context, token string) (store.ConsoleSession, error)
 	DeleteConsoleSession(ctx context.Context, token string, actor quota.Actor) (bool, error)
 
-	LocationSummaries(ctx context.Context, defaultMax, nearPercent int) ([]store.LocationSummary, error)
+	// QuotaFigures are the per-location figures /metrics serves, each
+	// limit resolved by quota.ResolveLimit as an admission resolves it.
+	QuotaFigures(ctx context.Context, locations []string, fallback int) ([]quota.LocationFigures, error)
 	ClosestToLimit(ctx context.Context, defaultMax, n int, locationID string) ([]quota.UsageReportRow, error)
 
 	ListAccountsPage(ctx context.Context, f quota.AccountFilter) ([]quota.Account, int, error)
@@ -92,8 +94,9 @@ type Config struct {
 // DefaultSessionTTL is how long a sign-in lasts unless configured.
 const DefaultSessionTTL = 8 * time.Hour
 
-// NearPercent is where an account counts as near its limit.
-const NearPercent = 80
+// NearPercent is where an account counts as near its limit: the share
+// /metrics counts from (quota.NearLimitPercent).
+const NearPercent = quota.NearLimitPercent
 
 // Console serves the console's pages.
 type Console struct {

@@ -29,10 +29,12 @@ func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
 // closestShown is how many pairs the overview lists as closest to their limits.
 const closestShown = 10
 
-// locationRow is one location of the overview.
+// locationRow is one location of the overview: its quota.LocationFigures,
+// the same /metrics serves. Near counts the accounts at NearPercent of
+// their limit or more, those at it included.
 type locationRow struct {
-	ID, Name                          string
-	Accounts, Images, AtLimit, NearLt int
+	ID, Name                                  string
+	Accounts, Images, LimitSum, AtLimit, Near int64
 }
 
 type usageRow struct {
@@ -49,13 +51,21 @@ type overviewView struct {
 	AccountsChart chart
 	Closest       []usageRow
 	Pending       int
-	TotalImages   int
-	AtLimit, Near int
+	TotalImages   int64
+	AtLimit, Near int64
+	NearPercent   int
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx := r.Context()
-	sums, err := c.cfg.Store.LocationSummaries(ctx, c.defaultMax(), NearPercent)
+	enabled := c.cfg.Catalog.Enabled()
+	ids := make([]string, len(enabled))
+	for i, l := range enabled {
+		ids[i] = l.ID
+	}
+	// The figures of /metrics: the enabled locations first, then any
+	// other with images (a location no longer served still counts).
+	figures, err := c.cfg.Store.QuotaFigures(ctx, ids, c.defaultMax())
 	if err != nil {
 		return err
 	}
@@ -67,48 +77,36 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return err
 	}
-	v := overviewView{Pending: pending.TotalCount}
-	have := map[string]int{}
-	for i, sm := range sums {
-		have[sm.LocationID] = i
+	v := overviewView{Pending: pending.TotalCount, NearPercent: NearPercent}
+	for _, f := range figures {
+		v.Locations = append(v.Locations, locationRow{ID: f.LocationID, Name: c.locationName(f.LocationID),
+			Accounts: f.Accounts, Images: f.Images, LimitSum: f.LimitSum, AtLimit: f.AtLimit, Near: f.NearLimit})
 	}
-	add := func(id, name string) {
-		row := locationRow{ID: id, Name: name}
-		if i, ok := have[id]; ok {
-			sm := sums[i]
-			row.Accounts, row.Images, row.AtLimit, row.NearLt = sm.Accounts, sm.Images, sm.AtLimit, sm.NearLimit
-			delete(have, id)
-		}
-		v.Locations = append(v.Locations, row)
-	}
-	for _, l := range c.cfg.Catalog.Enabled() {
-		add(l.ID, l.Name)
-	}
-	// Images in a location no longer served still count.
-	for _, sm := range sums {
-		if _, ok := have[sm.LocationID]; ok {
-			add(sm.LocationID, c.locationName(sm.LocationID))
-		}
+	if extra := v.Locations[min(len(enabled), len(v.Locations)):]; len(extra) > 1 {
+		slices.SortFunc(extra, func(a, b locationRow) int { return strings.Compare(a.ID, b.ID) })
 	}
 	var images, accounts []barItem
 	for _, l := range v.Locations {
 		v.TotalImages += l.Images
 		v.AtLimit += l.AtLimit
-		v.Near += l.NearLt
+		v.Near += l.Near
 	}
 	// The charts put the locations with the most images first.
 	byImages := slices.Clone(v.Locations)
 	slices.SortStableFunc(byImages, func(a, b locationRow) int { return cmp.Compare(b.Images, a.Images) })
 	for _, l := range byImages {
-		images = append(images, barItem{Label: l.Name, Values: []int{l.Images}, Value: fmt.Sprint(l.Images),
+		images = append(images, barItem{Label: l.Name, Values: []int{int(l.Images)}, Value: fmt.Sprint(l.Images),
 			Title: fmt.Sprintf("%s (%s): %d custom images", l.Name, l.ID, l.Images)})
-		accounts = append(accounts, barItem{Label: l.Name, Values: []int{l.AtLimit, l.NearLt, l.Accounts - l.AtLimit - l.NearLt},
+		// The bar's parts do not overlap: at the limit, at NearPercent or
+		// more but below the limit, below NearPercent.
+		accounts = append(accounts, barItem{Label: l.Name, Values: []int{int(l.AtLimit), int(l.Near - l.AtLimit), int(l.Accounts - l.Near)},
 			Value: accountsValue(l),
-			Title: fmt.Sprintf("%s (%s): %d accounts with images, %d at their limit, %d near it", l.Name, l.ID, l.Accounts, l.AtLimit, l.NearLt)})
+			Title: fmt.Sprintf("%s (%s): %d accounts with images, %d at their limit, %d at %d%% of it or more (those at it included)",
+				l.Name, l.ID, l.Accounts, l.AtLimit, l.Near, NearPercent)})
 	}
 	v.ImagesChart = newChart("Custom images by location", images, []string{"images"}, nil)
 	v.AccountsChart = newChart("Accounts at and near their limits by location", accounts, []string{"at", "near", "ok"},
-		[]legend{{"at", "at or over the limit"}, {"near", fmt.Sprintf("at %d%% or more", NearPercent)}, {"ok", "below"}})
+		[]legend{{"at", "at or over the limit"}, {"near", fmt.Sprintf("at %d%% or more, below the limit", NearPercent)}, {"ok", fmt.Sprintf("below %d%%", NearPercent)}})
 	if v.Closest, err = c.usageRows(ctx, closest); err != nil {
 		return err
 	}
@@ -116,17 +114,18 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) e
 	return nil
 }
 
-// accountsValue says how many accounts of a location are at and near their limits.
+// accountsValue says how many accounts of a location are at their limit,
+// and at NearPercent of it or more (those at it included).
 func accountsValue(l locationRow) string {
 	var parts []string
 	if l.AtLimit > 0 {
 		parts = append(parts, fmt.Sprintf("%d at", l.AtLimit))
 	}
-	if l.NearLt > 0 {
-		parts = append(parts, fmt.Sprintf("%d near", l.NearLt))
+	if l.Near > 0 {
+		parts = append(parts, fmt.Sprintf("%d ≥ %d%%", l.Near, NearPercent))
 	}
-	if below := l.Accounts - l.AtLimit - l.NearLt; below > 0 && len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("%d below", below))
+	if len(parts) == 0 && l.Accounts > 0 {
+		parts = append(parts, fmt.Sprintf("%d below", l.Accounts))
 	}
 	if len(parts) == 0 {
 		return "—"

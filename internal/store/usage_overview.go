@@ -7,10 +7,11 @@ import (
 	"github.com/imagequota/imagequota/internal/quota"
 )
 
-// The overview of usage answers for the whole service in one statement
-// each, whose answer is bounded however many accounts there are: one row per
-// location, or the n pairs closest to their limits. The database groups the
-// images and resolves each pair's limit; nothing is read whole into memory.
+// The pairs closest to their limits are ranked in one statement, whose
+// answer is bounded however many accounts there are: the database groups
+// the images, resolves each pair's limit as quota.ResolveLimit does and
+// ranks them; nothing is read whole into memory. The per-location figures
+// are QuotaFigures', the ones /metrics serves.
 
 // pairLimitsSQL is every (account, location) pair with images, with its
 // count n, each override that applies there now (m1/e1 account+location,
@@ -22,54 +23,6 @@ var pairLimitsSQL = `SELECT u.account_id AS account_id, u.location_id AS locatio
 		l3.max_count AS m3, l3.expires_at AS e3, l4.max_count AS m4, l4.expires_at AS e4,
 		COALESCE(l1.max_count, l2.max_count, l3.max_count, l4.max_count, ?) AS lim
 	FROM (SELECT account_id, location_id, COUNT(*) AS n FROM images GROUP BY account_id, location_id) u` + overrideJoins
-
-// LocationSummary is one location's usage across every account.
-type LocationSummary struct {
-	LocationID string
-	// Accounts is how many accounts have images there, Images how many
-	// images they have in all.
-	Accounts int
-	Images   int
-	// AtLimit is how many accounts there are at or over the limit in
-	// effect for them; NearLimit how many are below it but at NearPercent
-	// of it or more.
-	AtLimit   int
-	NearLimit int
-}
-
-// locationSummarySQL groups pairLimitsSQL by location; its first argument
-// is the percentage of the limit that counts as near it.
-var locationSummarySQL = `SELECT p.location_id, COUNT(*), CAST(SUM(p.n) AS BIGINT),
-		CAST(SUM(CASE WHEN p.n >= p.lim THEN 1 ELSE 0 END) AS BIGINT),
-		CAST(SUM(CASE WHEN p.n < p.lim AND p.n * 100 >= p.lim * ? THEN 1 ELSE 0 END) AS BIGINT)
-	FROM (` + pairLimitsSQL + `) p
-	GROUP BY p.location_id
-	ORDER BY p.location_id`
-
-// LocationSummaries returns, in one statement, each location where some
-// account has images, in id order, with how many accounts have images
-// there, how many images, and how many of the accounts are at their limit
-// or within nearPercent of it (80: at 80% or more). defaultMax is the
-// server's configured default limit.
-func (db *DB) LocationSummaries(ctx context.Context, defaultMax, nearPercent int) ([]LocationSummary, error) {
-	args := append([]any{nearPercent, defaultMax}, nows(micros(db.now()))...)
-	rows, err := db.r.QueryContext(ctx, db.q(locationSummarySQL), args...)
-	if err != nil {
-		return nil, wrap("location summaries", db.e.Interpret(err))
-	}
-	defer rows.Close()
-	out := []LocationSummary{}
-	for rows.Next() {
-		var s LocationSummary
-		var accounts, images, at, near int64
-		if err := rows.Scan(&s.LocationID, &accounts, &images, &at, &near); err != nil {
-			return nil, wrap("location summaries", err)
-		}
-		s.Accounts, s.Images, s.AtLimit, s.NearLimit = int(accounts), int(images), int(at), int(near)
-		out = append(out, s)
-	}
-	return out, wrap("location summaries", db.e.Interpret(rows.Err()))
-}
 
 // closestSQL orders pairLimitsSQL by utilization, highest first (images
 // under a limit of 0 before all), then by account and location; the page

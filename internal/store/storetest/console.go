@@ -147,18 +147,20 @@ func testConsoleSessions(t *testing.T, open func(t *testing.T, now func() time.T
 	}
 }
 
-// testUsageOverview: the per-location summary and the pairs closest to
-// their limits, each from one statement, agree with the usage report
+// testUsageOverview: the console's overview, from the per-location figures
+// /metrics serves (QuotaFigures) and the pairs closest to their limits
+// (ClosestToLimit, ranked in one statement), agrees with the usage report
 // (which resolves every pair's limit in Go) and with the counts worked out
-// by hand, with overrides of every scope, one of them expired.
+// by hand, with overrides of every scope, one of them expired, one of 0;
+// each limit ClosestToLimit resolves in SQL is quota.ResolveLimit's.
 func testUsageOverview(t *testing.T, open func(t *testing.T, now func() time.Time) *store.DB) {
 	e := setupClocked(t, open)
 	ctx := t.Context()
 	db := e.db
 	const defaultMax = 1000 // the stored default below applies instead
 
-	if s, err := db.LocationSummaries(ctx, defaultMax, 80); err != nil || len(s) != 0 {
-		t.Fatalf("LocationSummaries of a store without images = %+v, %v", s, err)
+	if f, err := db.QuotaFigures(ctx, nil, defaultMax); err != nil || len(f) != 0 {
+		t.Fatalf("QuotaFigures of a store without images = %+v, %v", f, err)
 	}
 	if r, err := db.ClosestToLimit(ctx, defaultMax, 5, ""); err != nil || len(r) != 0 {
 		t.Fatalf("ClosestToLimit of a store without images = %+v, %v", r, err)
@@ -181,7 +183,7 @@ func testUsageOverview(t *testing.T, open func(t *testing.T, now func() time.Tim
 	images(c, tokyo, 2)     // c's account-wide 2: at the limit
 	images(c, singapore, 3) // over it
 	images(d, singapore, 1) // d+singapore 0: at the limit, before every other
-	images(d, frankfurt, 8) // frankfurt 10, not the expired 8: near
+	images(d, frankfurt, 8) // frankfurt 10, once the d+frankfurt 8 has ended: near
 	for _, o := range []quota.LimitOverride{
 		{MaxCount: 5},
 		{AccountID: a.ID, LocationID: tokyo, MaxCount: 4},
@@ -194,48 +196,69 @@ func testUsageOverview(t *testing.T, open func(t *testing.T, now func() time.Tim
 			t.Fatalf("SetLimit(%+v): %v", o, err)
 		}
 	}
-	e.clock.Add(2 * time.Hour) // d's frankfurt override has ended, not yet swept
 
-	want := []store.LocationSummary{
-		{LocationID: frankfurt, Accounts: 1, Images: 8, AtLimit: 0, NearLimit: 1},
-		{LocationID: tokyo, Accounts: 3, Images: 10, AtLimit: 2, NearLimit: 1},
-		{LocationID: singapore, Accounts: 3, Images: 5, AtLimit: 2, NearLimit: 0},
-	}
-	slices.SortFunc(want, func(x, y store.LocationSummary) int { return strings.Compare(x.LocationID, y.LocationID) })
-	got, err := db.LocationSummaries(ctx, defaultMax, 80)
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("LocationSummaries(80%%) = %+v, %v;\nwant %+v", got, err, want)
-	}
-
-	// The same from the usage report's rows.
-	report, total, err := db.UsageReport(ctx, quota.UsageReportFilter{DefaultMax: defaultMax, OrderBy: quota.OrderByUtilization})
-	if err != nil || total != 7 {
-		t.Fatalf("UsageReport = %d rows, %v", total, err)
-	}
-	for _, near := range []int{0, 20, 50, 80, 100} {
-		var fromReport []store.LocationSummary
-		for _, loc := range []string{frankfurt, singapore, tokyo} {
-			s := store.LocationSummary{LocationID: loc}
-			for _, r := range report {
-				if r.LocationID != loc {
-					continue
-				}
-				s.Accounts++
-				s.Images += r.Count
-				if u := r.Utilization(); u >= 1 {
-					s.AtLimit++
-				} else if u*100 >= float64(near) {
-					s.NearLimit++
-				}
+	// limits checks every limit ClosestToLimit reports against
+	// quota.ResolveLimit over the overrides in effect, and the ones named.
+	limits := func(when string, fallback int, want map[[2]string]int) {
+		t.Helper()
+		rows, err := db.ClosestToLimit(ctx, fallback, 20, "")
+		if err != nil || len(rows) != 7 {
+			t.Fatalf("%s: ClosestToLimit = %d rows, %v; want the 7 pairs", when, len(rows), err)
+		}
+		inEffect, err := db.ListLimits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			max, source := quota.ResolveLimit(inEffect, r.AccountID, r.LocationID, fallback)
+			if r.Effective.MaxCount != max || r.Effective.Source != source {
+				t.Errorf("%s: ClosestToLimit says %s in %s has %d (%s); quota.ResolveLimit says %d (%s)",
+					when, r.AccountID, r.LocationID, r.Effective.MaxCount, r.Effective.Source, max, source)
 			}
-			fromReport = append(fromReport, s)
-		}
-		slices.SortFunc(fromReport, func(x, y store.LocationSummary) int { return strings.Compare(x.LocationID, y.LocationID) })
-		got, err := db.LocationSummaries(ctx, defaultMax, near)
-		if err != nil || !reflect.DeepEqual(got, fromReport) {
-			t.Fatalf("LocationSummaries(%d%%) = %+v, %v;\nthe usage report says %+v", near, got, err, fromReport)
+			if w, ok := want[[2]string{r.AccountID, r.LocationID}]; ok && r.Effective.MaxCount != w {
+				t.Errorf("%s: ClosestToLimit says %s in %s has %d, want %d", when, r.AccountID, r.LocationID, r.Effective.MaxCount, w)
+			}
 		}
 	}
+	// figures checks QuotaFigures against want and against the usage
+	// report's rows.
+	figures := func(when string, fallback int, want []quota.LocationFigures) {
+		t.Helper()
+		got, err := db.QuotaFigures(ctx, nil, fallback)
+		if err != nil {
+			t.Fatalf("%s: QuotaFigures: %v", when, err)
+		}
+		if g, w := figuresByLocation(got), figuresByLocation(want); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: QuotaFigures = %+v;\nwant %+v", when, got, want)
+		}
+		report, total, err := db.UsageReport(ctx, quota.UsageReportFilter{DefaultMax: fallback, OrderBy: quota.OrderByUtilization})
+		if err != nil || total != 7 {
+			t.Fatalf("%s: UsageReport = %d rows, %v", when, total, err)
+		}
+		fromReport := map[string]quota.LocationFigures{}
+		for _, r := range report {
+			f := fromReport[r.LocationID]
+			f.LocationID = r.LocationID
+			f.AddPairs(r.Count, r.Effective.MaxCount, 1)
+			fromReport[r.LocationID] = f
+		}
+		if g := figuresByLocation(got); !reflect.DeepEqual(g, fromReport) {
+			t.Errorf("%s: QuotaFigures = %+v;\nthe usage report says %+v", when, got, fromReport)
+		}
+	}
+
+	limits("with every override", defaultMax, map[[2]string]int{
+		{a.ID, tokyo}: 4, {a.ID, singapore}: 5, {c.ID, singapore}: 2, {d.ID, singapore}: 0, {d.ID, frankfurt}: 8})
+	e.clock.Add(2 * time.Hour) // d's frankfurt override has ended, not yet swept
+	limits("after d's frankfurt override ended", defaultMax, map[[2]string]int{
+		{a.ID, tokyo}: 4, {a.ID, singapore}: 5, {b.ID, tokyo}: 5, {c.ID, singapore}: 2, {d.ID, singapore}: 0, {d.ID, frankfurt}: 10})
+	// At their limit: a and c in Tokyo, c and d in Singapore; at 80% or
+	// more, those and b in Tokyo (4 of 5) and d in Frankfurt (8 of 10).
+	figures("after d's frankfurt override ended", defaultMax, []quota.LocationFigures{
+		{LocationID: frankfurt, Images: 8, Accounts: 1, LimitSum: 10, AtLimit: 0, NearLimit: 1},
+		{LocationID: tokyo, Images: 10, Accounts: 3, LimitSum: 11, AtLimit: 2, NearLimit: 3},
+		{LocationID: singapore, Images: 5, Accounts: 3, LimitSum: 7, AtLimit: 2, NearLimit: 2},
+	})
 
 	for _, n := range []int{0, 1, 3, 7, 20} {
 		got, err := db.ClosestToLimit(ctx, defaultMax, n, "")
@@ -268,11 +291,12 @@ func testUsageOverview(t *testing.T, open func(t *testing.T, now func() time.Tim
 	if _, err := db.UnsetLimit(ctx, "", "", quota.AdminActor); err != nil {
 		t.Fatal(err)
 	}
-	got, err = db.LocationSummaries(ctx, 4, 80)
-	if err != nil || len(got) != 3 || got[1] != (store.LocationSummary{LocationID: tokyo, Accounts: 3, Images: 10, AtLimit: 3}) ||
-		got[2] != (store.LocationSummary{LocationID: singapore, Accounts: 3, Images: 5, AtLimit: 2}) {
-		t.Fatalf("LocationSummaries with a server default of 4 = %+v, %v", got, err)
-	}
+	limits("under a server default of 4", 4, map[[2]string]int{{a.ID, singapore}: 4, {b.ID, tokyo}: 4, {d.ID, singapore}: 0})
+	figures("under a server default of 4", 4, []quota.LocationFigures{
+		{LocationID: frankfurt, Images: 8, Accounts: 1, LimitSum: 10, AtLimit: 0, NearLimit: 1},
+		{LocationID: tokyo, Images: 10, Accounts: 3, LimitSum: 10, AtLimit: 3, NearLimit: 3},
+		{LocationID: singapore, Images: 5, Accounts: 3, LimitSum: 6, AtLimit: 2, NearLimit: 2},
+	})
 }
 
 // testListImagesPage: an account's images a page at a time, newest first,
