@@ -53,7 +53,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(testkit.Binary(t), "admin", "--db", e.url, "audit", "list", "--account", e.acct.ID,
+	cmd := exec.Command(testkit.Tool(t), "admin", "--db", e.url, "audit", "list", "--account", e.acct.ID,
 		"--since", started.Format(time.RFC3339), "--output", "json")
 	cmd.Env = pgCleanEnv()
 	b, err := cmd.CombinedOutput()

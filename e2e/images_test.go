@@ -102,7 +102,7 @@ func customImages(t *testing.T, c *client.Client) map[string]string {
 // returns the count it reports for loc.
 func adminQuotaShow(t *testing.T, dbURL, account, loc string) (count, max int) {
 	t.Helper()
-	out, err := exec.Command(testkit.Binary(t), "admin", "--db", dbURL, "quota", "show", "--account", account, "--output", "json").CombinedOutput()
+	out, err := exec.Command(testkit.Tool(t), "admin", "--db", dbURL, "quota", "show", "--account", account, "--output", "json").CombinedOutput()
 	if err != nil {
 		t.Fatalf("admin quota show: %v\n%s", err, out)
 	}

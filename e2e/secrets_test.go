@@ -22,7 +22,7 @@ import (
 // by the command that seals the first password.
 func TestSecretsAtRest(t *testing.T) {
 	t.Parallel()
-	bin := testkit.Binary(t)
+	bin := testkit.Tool(t)
 	dir := t.TempDir()
 	migrate := exec.Command(bin, "migrate", "--data-dir", dir)
 	migrate.Env = envWithoutMasterKey()
@@ -122,7 +122,7 @@ func TestSecretsAtRest(t *testing.T) {
 // the new key works and the old one is refused.
 func TestMasterKeyMismatchAndRotation(t *testing.T) {
 	t.Parallel()
-	bin := testkit.Binary(t)
+	bin := testkit.Tool(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(bin, args...)

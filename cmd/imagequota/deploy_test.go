@@ -226,7 +226,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(t.TempDir(), "imagequota.service")
-	if err := os.WriteFile(tmp, []byte(strings.ReplaceAll(string(b), execStart[0], testkit.Binary(t))), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strings.ReplaceAll(string(b), execStart[0], testkit.Tool(t))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("systemd-analyze", "verify", tmp).CombinedOutput()

@@ -6,6 +6,7 @@ import (
 	"github.com/imagequota/imagequota/internal/testkit"
 )
 
-// TestMain builds the command once for the tests that run it as a process
-// (testkit.Binary) and removes it after them.
+// TestMain builds the command for the tests that run it as a process
+// (testkit.Binary for serve, testkit.Tool for the one-shot commands) and
+// removes it after them.
 func TestMain(m *testing.M) { testkit.Main(m) }

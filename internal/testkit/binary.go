@@ -10,47 +10,72 @@ import (
 	"testing"
 )
 
+// A build is one build of the imagequota command, done at most once per test
+// process.
+type build struct {
+	race bool // with the race detector
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	// mainRan is set by Main: only then is there someone to remove the binary.
+	// mainRan is set by Main: only then is there someone to remove the binaries.
 	mainRan bool
 
-	binaryOnce sync.Once
-	binaryDir  string
-	binaryPath string
-	binaryErr  error
+	// binaryDir holds the binaries: race/imagequota and plain/imagequota,
+	// so that both carry the command's own name.
+	binaryDirOnce sync.Once
+	binaryDir     string
+	binaryDirErr  error
+
+	// raceBuild is what Binary returns; plainBuild what Tool returns. Without
+	// the race detector they are the same build.
+	raceBuild  = &build{race: raceEnabled}
+	plainBuild = func() *build {
+		if raceEnabled {
+			return &build{}
+		}
+		return raceBuild
+	}()
 )
 
 // Main runs the tests of a package that runs the imagequota binary; call it
-// from the package's TestMain. When the tests end it removes the binary
-// Binary built and the file MasterKeyFile wrote. With the race detector on, the binaries the tests start do
+// from the package's TestMain. When the tests end it removes the binaries
+// Binary and Tool built and the file MasterKeyFile wrote. With the race detector on, the binaries the tests start do
 // not sleep a second at exit, as the detector's default has every process
 // exiting 0 do, and the tests start many.
 //
-// A run of the whole package needs the binary, so it is built while the
-// first tests run rather than by the first test that asks for it, with the
-// others that need it waiting behind.
+// A run of the whole package needs the binaries, so they are built (at the
+// same time) while the first tests run rather than by the first test that
+// asks for one, with the others that need it waiting behind.
 func Main(m *testing.M) {
 	mainRan = true
 	if raceEnabled {
 		os.Setenv("GORACE", withoutExitSleep(os.Getenv("GORACE")))
 	}
 	flag.Parse()
-	built := make(chan struct{})
+	var built sync.WaitGroup
 	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
-		go func() {
-			defer close(built)
-			binaryOnce.Do(build)
-		}()
-	} else {
-		close(built)
+		for _, b := range uniqueBuilds() {
+			built.Go(b.do)
+		}
 	}
 	m.Run()
-	<-built
+	built.Wait()
 	for _, dir := range []string{binaryDir, keyFileDir} {
 		if dir != "" {
 			os.RemoveAll(dir)
 		}
 	}
+}
+
+// uniqueBuilds is the race build and, when it is another, the plain one.
+func uniqueBuilds() []*build {
+	if plainBuild == raceBuild {
+		return []*build{raceBuild}
+	}
+	return []*build{raceBuild, plainBuild}
 }
 
 // withoutExitSleep adds atexit_sleep_ms=0 to the race detector's options
@@ -63,34 +88,68 @@ func withoutExitSleep(options string) string {
 }
 
 // Binary builds the imagequota command once per test process (with the race
-// detector when the tests run with it) and returns its path. The package's
-// TestMain must call Main, which removes it when the tests end.
+// detector when the tests run with it) and returns its path. Use it for the
+// processes whose own code a test exercises at length: servers (serve). The
+// package's TestMain must call Main, which removes it when the tests end.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if !mainRan {
-		t.Fatal("testkit.Binary: the package's TestMain must call testkit.Main, which removes the binary after the tests")
-	}
-	binaryOnce.Do(build)
-	if binaryErr != nil {
-		t.Fatalf("building imagequota: %v", binaryErr)
-	}
-	return binaryPath
+	return raceBuild.get(t, "Binary")
 }
 
-// build builds the imagequota command into a new temporary directory.
-func build() {
-	binaryDir, binaryErr = os.MkdirTemp("", "imagequota-bin-")
-	if binaryErr != nil {
+// Tool builds the imagequota command once per test process without the race
+// detector and returns its path: for the one-shot commands a test runs many
+// times to set up or inspect (migrate, admin, call, backup, restore,
+// version), each of which the race detector's runtime would make several
+// times dearer to start. Without the race detector it is Binary's binary.
+// The package's TestMain must call Main, which removes it when the tests end.
+func Tool(t testing.TB) string {
+	t.Helper()
+	return plainBuild.get(t, "Tool")
+}
+
+// Command returns the path to run the imagequota command with args: Binary
+// for serve, Tool for every other command.
+func Command(t testing.TB, args ...string) string {
+	t.Helper()
+	if len(args) > 0 && args[0] == "serve" {
+		return Binary(t)
+	}
+	return Tool(t)
+}
+
+func (b *build) get(t testing.TB, name string) string {
+	t.Helper()
+	if !mainRan {
+		t.Fatalf("testkit.%s: the package's TestMain must call testkit.Main, which removes the binary after the tests", name)
+	}
+	b.once.Do(b.build)
+	if b.err != nil {
+		t.Fatalf("building imagequota: %v", b.err)
+	}
+	return b.path
+}
+
+func (b *build) do() { b.once.Do(b.build) }
+
+// build builds the imagequota command into the binaries' temporary directory.
+func (b *build) build() {
+	binaryDirOnce.Do(func() { binaryDir, binaryDirErr = os.MkdirTemp("", "imagequota-bin-") })
+	if binaryDirErr != nil {
+		b.err = binaryDirErr
 		return
 	}
-	binaryPath = filepath.Join(binaryDir, "imagequota")
-	args := []string{"build", "-o", binaryPath}
-	if raceEnabled {
-		args = append(args, "-race")
+	sub, args := "plain", []string{"build"}
+	if b.race {
+		sub, args = "race", append(args, "-race")
 	}
-	out, err := exec.Command("go", append(args, "github.com/imagequota/imagequota/cmd/imagequota")...).CombinedOutput()
+	dir := filepath.Join(binaryDir, sub)
+	if b.err = os.Mkdir(dir, 0o755); b.err != nil {
+		return
+	}
+	b.path = filepath.Join(dir, "imagequota")
+	out, err := exec.Command("go", append(args, "-o", b.path, "github.com/imagequota/imagequota/cmd/imagequota")...).CombinedOutput()
 	if err != nil {
-		binaryErr = &buildError{out: string(out), err: err}
+		b.err = &buildError{out: string(out), err: err}
 	}
 }
 
