@@ -89,6 +89,11 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			if err != nil {
 				return created{}, err
 			}
+			if len(ids) == 0 {
+				return created{}, quota.Errorf(quota.CodeImageQuotaExceeded,
+					"The custom image quota of location %s is used up: count %d, maxCount %d.",
+					inst.LocationID, count, max)
+			}
 			more := ""
 			if count > len(ids) {
 				more = " and more"

@@ -757,3 +757,17 @@ func TestDescribeRegionsAndZones(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateImageUnderALimitOfZero: with no place at all, the refusal
+// says so without an empty list of images counted.
+func TestCreateImageUnderALimitOfZero(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.setLimit(t, quota.LimitOverride{AccountID: "acct", LocationID: hkg, MaxCount: 0})
+	req := &vmapi.CreateImageRequest{InstanceID: ptr(e.inst[e.acct][hkg]), ImageName: ptr("none")}
+	_, err := e.svc.CreateImage(t.Context(), call(e.acct), req)
+	checkErr(t, err, quota.CodeImageQuotaExceeded, "The custom image quota of location HKG-A is used up: count 0, maxCount 0.")
+	if err != nil && strings.Contains(err.Error(), "Images counted") {
+		t.Errorf("the refusal lists images where there are none: %v", err)
+	}
+}
