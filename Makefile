@@ -49,3 +49,12 @@ console:
 
 console-screenshots:
 	IMAGEQUOTA_SCREENSHOTS=docs/images $(GO) test ./e2e/ -run TestConsoleInBrowser -count=1
+
+# The figures of docs/performance.md: a, b, c and d, then e on PostgreSQL
+# (IMAGEQUOTA_TEST_POSTGRES) with one server and with two sharing its database.
+.PHONY: bench-figures
+bench-figures:
+	$(GO) build -o bin/imagequota-bench ./cmd/imagequota-bench
+	bin/imagequota-bench --scenario a,b,c,d --duration 5s --warmup 1s
+	bin/imagequota-bench --scenario e --duration 5s --warmup 1s
+	bin/imagequota-bench --scenario e --replicas 2 --duration 5s --warmup 1s
