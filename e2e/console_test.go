@@ -301,7 +301,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		// The same figures as /metrics.
 		sums := map[string]float64{}
-		for series, v := range scrape(t, base) {
+		for series, v := range testkit.Metrics(t, base) {
 			if name, _, ok := strings.Cut(series, `{location="`); ok {
 				sums[name] += v
 			}

@@ -48,7 +48,7 @@ func TestMetricsRulesMatchTheServer(t *testing.T) {
 		t.Fatalf("SetImageQuota: %v", err)
 	}
 	served := map[string]bool{}
-	for series := range scrape(t, e.srv.URL) {
+	for series := range testkit.Metrics(t, e.srv.URL) {
 		name, _, _ := strings.Cut(series, "{")
 		served[name] = true
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,34 +19,6 @@ import (
 	"github.com/imagequota/imagequota/operatorapi"
 	"github.com/imagequota/imagequota/vmapi"
 )
-
-// scrape reads a server's /metrics as series ("name{labels}", the labels
-// as the exposition writes them) to values.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: HTTP %d, %v", resp.StatusCode, err)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("/metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
 
 // loc is a location label.
 func loc(name, location string) string { return name + `{location="` + location + `"}` }
@@ -136,7 +106,7 @@ func testMetricsFigures(t *testing.T, dbURL string) {
 	ctx := context.Background()
 	const tokyo, singapore, frankfurt = "jp-tokyo-1a", "sg-singapore-1a", "de-frankfurt-9a"
 
-	before := scrape(t, e.srv.URL)
+	before := testkit.Metrics(t, e.srv.URL)
 	wantSeries(t, "an empty store", before, map[string]float64{
 		loc("imagequota_location_images", tokyo): 0, loc("imagequota_location_limit_sum", tokyo): 0,
 		loc("imagequota_location_accounts_at_limit", tokyo): 0, loc("imagequota_image_quota_refusals_total", tokyo): 0,
@@ -163,7 +133,7 @@ func testMetricsFigures(t *testing.T, dbURL string) {
 		t.Fatalf("CreateImageQuotaRequest: %v", err)
 	}
 
-	got := scrape(t, e.srv.URL)
+	got := testkit.Metrics(t, e.srv.URL)
 	wantSeries(t, "after the requests", got, map[string]float64{
 		loc("imagequota_location_images", tokyo):                  2,
 		loc("imagequota_location_accounts", tokyo):                1,
@@ -200,7 +170,7 @@ func testMetricsFigures(t *testing.T, dbURL string) {
 	// store.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got = scrape(t, e.srv.URL)
+		got = testkit.Metrics(t, e.srv.URL)
 		if got["imagequota_webhook_outbox_failing_events"] == 1 || time.Now().After(deadline) {
 			break
 		}
@@ -214,7 +184,7 @@ func testMetricsFigures(t *testing.T, dbURL string) {
 
 	// Two hours on, the request and the event are two hours old.
 	e.clock.Advance(2 * time.Hour)
-	wantSeries(t, "two hours on", scrape(t, e.srv.URL), map[string]float64{
+	wantSeries(t, "two hours on", testkit.Metrics(t, e.srv.URL), map[string]float64{
 		"imagequota_quota_requests_oldest_pending_age_seconds": 7200,
 		"imagequota_webhook_outbox_oldest_event_age_seconds":   7200,
 	})
@@ -238,12 +208,12 @@ func TestMetricsCached(t *testing.T) {
 	e := setupMetrics(t, testkit.SQLiteURL(t), usagemetrics.Options{TTL: time.Hour})
 	const tokyo = "jp-tokyo-1a"
 	a, inst := e.account(t, map[string]int{tokyo: 1})
-	first := scrape(t, e.srv.URL)
+	first := testkit.Metrics(t, e.srv.URL)
 	wantSeries(t, "first scrape", first, map[string]float64{loc("imagequota_location_images", tokyo): 1})
 	for i := range 5 {
 		e.create(t, a, inst[tokyo], fmt.Sprintf("more-%d", i))
 	}
-	wantSeries(t, "within the TTL", scrape(t, e.srv.URL), map[string]float64{
+	wantSeries(t, "within the TTL", testkit.Metrics(t, e.srv.URL), map[string]float64{
 		loc("imagequota_location_images", tokyo):                  1,
 		loc("imagequota_image_quota_refusals_total", tokyo):       1,
 		"imagequota_quota_figures_last_refresh_timestamp_seconds": first["imagequota_quota_figures_last_refresh_timestamp_seconds"],

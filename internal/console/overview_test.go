@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -15,29 +14,14 @@ import (
 	"github.com/imagequota/imagequota/internal/testkit"
 )
 
-// metricsOf reads a server's /metrics as series ("name{labels}") to values.
+// metricsOf reads a server's per-location series from /metrics.
 func metricsOf(t *testing.T, base string) map[string]int64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: HTTP %d, %v", resp.StatusCode, err)
-	}
 	out := map[string]int64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "imagequota_location_") {
-			continue
+	for series, v := range testkit.Metrics(t, base) {
+		if strings.HasPrefix(series, "imagequota_location_") {
+			out[series] = int64(v)
 		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("/metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = int64(v)
 	}
 	return out
 }
