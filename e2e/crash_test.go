@@ -18,6 +18,7 @@ import (
 
 	"github.com/imagequota/imagequota/client"
 	"github.com/imagequota/imagequota/internal/quota"
+	"github.com/imagequota/imagequota/internal/testkit"
 	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 	"github.com/imagequota/imagequota/vmapi"
 )
@@ -243,7 +244,7 @@ func (e *crashEnv) addInstance(t *testing.T, in crashInstance) {
 // after each restart, and stops the last server gracefully.
 func (e *crashEnv) run(t *testing.T) {
 	for round := range crashRounds {
-		srv := startCrashServer(t, e.store)
+		srv := startCrashServer(t, e.store, crashBinary(t, round))
 		if round > 0 {
 			e.verify(t, srv, round)
 		} else {
@@ -258,7 +259,7 @@ func (e *crashEnv) run(t *testing.T) {
 			return
 		}
 	}
-	srv := startCrashServer(t, e.store)
+	srv := startCrashServer(t, e.store, crashBinary(t, crashRounds))
 	e.verify(t, srv, crashRounds)
 	srv.stop(t)
 	e.mu.Lock()
@@ -623,15 +624,29 @@ func crashByID(ctx context.Context, t *testing.T, c *client.Client, ids []string
 	return out
 }
 
+// crashBinary is the binary of round's server: the race detector's build
+// (testkit.Binary) for the first round and for the last server, which is
+// stopped gracefully, so that the detector watches a stream, a kill, a
+// restart on what the kill left and a clean exit; the plain build
+// (testkit.Tool) for the rounds between, which starts and serves several
+// times faster and is what runs in production.
+func crashBinary(t *testing.T, round int) string {
+	t.Helper()
+	if round == 0 || round == crashRounds {
+		return testkit.Binary(t)
+	}
+	return testkit.Tool(t)
+}
+
 // crashServer is an `imagequota serve` process that the test kills.
 type crashServer struct{ *binServer }
 
 // startCrashServer starts `imagequota serve` on store and waits for the URL it
 // prints; the process is killed when the test ends if it still runs.
-func startCrashServer(t *testing.T, store []string) *crashServer {
+func startCrashServer(t *testing.T, store []string, bin string) *crashServer {
 	t.Helper()
 	args := append(append([]string{"serve"}, store...), "--addr", "127.0.0.1:0", "--image-build-time", "0")
-	s := &crashServer{startBinServer(t, pgCleanEnv(), args, crashWait)}
+	s := &crashServer{startBinServerOf(t, bin, pgCleanEnv(), args, crashWait)}
 	t.Cleanup(func() {
 		_ = s.cmd.Process.Kill()
 		select {

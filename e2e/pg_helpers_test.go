@@ -101,7 +101,13 @@ type binServer struct {
 // still runs (callers may register a gentler stop, which runs first).
 func startBinServer(t *testing.T, env, args []string, wait time.Duration) *binServer {
 	t.Helper()
-	s := &binServer{cmd: exec.Command(testkit.Binary(t), args...), stdout: &pgSyncBuffer{}, stderr: &pgSyncBuffer{}, exited: make(chan struct{})}
+	return startBinServerOf(t, testkit.Binary(t), env, args, wait)
+}
+
+// startBinServerOf is startBinServer with the binary bin.
+func startBinServerOf(t *testing.T, bin string, env, args []string, wait time.Duration) *binServer {
+	t.Helper()
+	s := &binServer{cmd: exec.Command(bin, args...), stdout: &pgSyncBuffer{}, stderr: &pgSyncBuffer{}, exited: make(chan struct{})}
 	s.cmd.Env = env
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()

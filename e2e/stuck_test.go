@@ -207,10 +207,12 @@ func TestSQLiteWriterLockHeldElsewhere(t *testing.T) {
 		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 	}
 	e := setupStuck(t, dbURL)
-	// Request deadline 2 s: the HTTP write timeout is then 7 s, shorter than
-	// the writer's own wait for the lock (10 s).
+	// Request deadline 1 s: the HTTP write timeout is then 6 s, shorter than
+	// the lock is held (7 s and more) and than the writer's own wait for it
+	// (10 s), so a create that waited for the lock past its deadline would
+	// lose its connection.
 	srv := startBinServer(t, pgCleanEnv(), []string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0",
-		"--image-build-time", "0", "--request-timeout", "2s"}, time.Minute)
+		"--image-build-time", "0", "--request-timeout", "1s"}, time.Minute)
 
 	holder, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -233,14 +235,15 @@ func TestSQLiteWriterLockHeldElsewhere(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			c := pgConnClient(srv.URL, e.keyID, e.secret, 30*time.Second)
-			// Spread over the holder's 12 s, so that some wait behind others.
-			time.Sleep(time.Duration(i) * 1200 * time.Millisecond)
+			// Spread over the first 5.6 s of the hold, so that some wait
+			// behind others.
+			time.Sleep(time.Duration(i) * 800 * time.Millisecond)
 			answers[i] = e.create(c, fmt.Sprintf("held-%d", i))
 		})
 	}
 	wg.Wait()
-	if held := time.Since(heldAt); held < 9*time.Second {
-		time.Sleep(9*time.Second - held)
+	if held := time.Since(heldAt); held < 7*time.Second {
+		time.Sleep(7*time.Second - held)
 	}
 	if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
 		t.Fatal(err)
@@ -251,8 +254,8 @@ func TestSQLiteWriterLockHeldElsewhere(t *testing.T) {
 			t.Errorf("create %d got no HTTP answer after %v: %v", i, a.took, a.err)
 		case a.code != quota.CodeUnavailable:
 			t.Errorf("create %d while the lock was held: %q, want %s", i, a.code, quota.CodeUnavailable)
-		case a.took > 2*time.Second+5*time.Second:
-			t.Errorf("create %d answered after %v, with a 2 s deadline", i, a.took)
+		case a.took > time.Second+5*time.Second:
+			t.Errorf("create %d answered after %v, with a 1 s deadline", i, a.took)
 		}
 	}
 	c := pgConnClient(srv.URL, e.keyID, e.secret, 30*time.Second)
