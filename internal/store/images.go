@@ -127,7 +127,7 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		}
 		res := created{ID: img.ID, Name: img.Name, img: img, reached: count+1 == max}
 		if res.reached {
-			if err := db.event(ctx, tx, quota.EventLimitReached, quota.LimitReachedEvent{
+			if err := db.event(ctx, tx, quota.EventLimitReached, now, quota.LimitReachedEvent{
 				AccountID: in.AccountID, ZoneID: inst.LocationID, Count: count + 1, MaxCount: max, ImageID: img.ID,
 			}); err != nil {
 				return created{}, err

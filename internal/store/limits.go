@@ -206,7 +206,7 @@ func (db *DB) expireLimit(ctx context.Context, tx *engine.Tx, o quota.LimitOverr
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return false, err
 	}
-	if err := db.event(ctx, tx, quota.EventOverrideExpired, o.ExpiredEventData()); err != nil {
+	if err := db.event(ctx, tx, quota.EventOverrideExpired, db.now(), o.ExpiredEventData()); err != nil {
 		return false, err
 	}
 	return true, db.audit(ctx, tx, quota.SystemActor, o.AccountID, "OverrideExpired", limitTarget(o.AccountID, o.LocationID), limitAuditOf(&o), nil)

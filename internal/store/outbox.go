@@ -48,9 +48,10 @@ func (db *DB) eventsCommitted() {
 	}
 }
 
-// event records an event of type typ with data (encoded with encoding/json)
-// in tx, when the store records events.
-func (db *DB) event(ctx context.Context, tx *engine.Tx, typ string, data any) error {
+// event records an event of type typ that happened at (the time of the
+// change it reports, as that change's record holds it) with data (encoded
+// with encoding/json) in tx, when the store records events.
+func (db *DB) event(ctx context.Context, tx *engine.Tx, typ string, at time.Time, data any) error {
 	if !db.outbox.on.Load() {
 		return nil
 	}
@@ -58,7 +59,7 @@ func (db *DB) event(ctx context.Context, tx *engine.Tx, typ string, data any) er
 	if err != nil {
 		return err
 	}
-	now := micros(db.now())
+	now := micros(at)
 	return tx.ExecLater(ctx, nil, db.q(`INSERT INTO outbox (id, type, at, data, next_attempt_at) VALUES (?, ?, ?, ?, ?)`),
 		newID("evt-", 8), typ, now, string(b), now)
 }

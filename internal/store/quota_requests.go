@@ -101,7 +101,7 @@ func (db *DB) CreateQuotaRequest(ctx context.Context, in quota.CreateQuotaReques
 		if err := db.audit(ctx, tx, in.Actor, r.AccountID, "CreateImageQuotaRequest", r.ID, nil, r.EventData()); err != nil {
 			return made{}, err
 		}
-		if err := db.event(ctx, tx, quota.EventQuotaRequestCreated, r.EventData()); err != nil {
+		if err := db.event(ctx, tx, quota.EventQuotaRequestCreated, r.CreatedAt, r.EventData()); err != nil {
 			return made{}, err
 		}
 		if in.Policy.Approves(r.DesiredMaxCount) {
@@ -344,7 +344,7 @@ func (db *DB) decide(ctx context.Context, tx *engine.Tx, r quota.QuotaRequest, d
 			return r, err
 		}
 	}
-	return after, db.event(ctx, tx, d.event, after.EventData())
+	return after, db.event(ctx, tx, d.event, now, after.EventData())
 }
 
 // QuotaRequestFigures counts the quota requests by state, with the creation
