@@ -40,7 +40,7 @@ func binRun(t *testing.T, env []string, args ...string) pgResult {
 // server's operator API (admin --server, with no store, database URL or
 // master key) and on its store directly: the same output, the same errors.
 func TestAdminServerMatchesLocal(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dir := t.TempDir()
 	env := pgCleanEnv()
 	local := func(args ...string) pgResult {
@@ -146,7 +146,7 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 			for _, out := range []string{"json", "table"} {
 				a := append(append([]string{}, args...), "--output", out)
 				t.Run(strings.Join(a, " "), func(t *testing.T) {
-					t.Parallel()
+					parallelSub(t)
 					l, r := localT(t, a...), remoteT(t, a...)
 					if l.code != 0 || r.code != 0 || l.stdout != r.stdout {
 						t.Errorf("admin %s: local (exit %d)\n%s%s\nremote (exit %d)\n%s%s", strings.Join(a, " "), l.code, l.stdout, l.stderr, r.code, r.stdout, r.stderr)
@@ -173,7 +173,7 @@ func TestAdminServerMatchesLocal(t *testing.T) {
 			{"a tenant key as the operator key", tenantEnv, []string{"account", "list"}, 1, "AUTHFAILURE_UNAUTHORIZED_OPERATION"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
+				parallelSub(t)
 				if r := remoteAsT(t, c.env, c.args...); r.code != c.code || !strings.Contains(r.stderr, c.want) {
 					t.Errorf("%s: exit %d %q", c.name, r.code, r.stderr)
 				}

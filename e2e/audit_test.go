@@ -19,7 +19,7 @@ import (
 // made, a limit, and an image's create, modify and delete — is recorded with time, account, actor, request id, action, before and after,
 // and `imagequota admin audit list` shows it.
 func TestAuditTrail(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupImages(t, testkit.Options{})
 	ctx := context.Background()
 	// The records are stamped by the server's clock, a test clock that

@@ -191,7 +191,7 @@ func badHugeHeaders(r request, n int) request {
 // 500, and must change nothing: the quota, the image lists (names and
 // descriptions included) and the audit trail are compared after every case.
 func TestBadInput(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	// The engines run at once, within this test's turn among the parallel
 	// tests, rather than as parallel subtests, which would start only after
 	// every other test has.

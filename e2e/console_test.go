@@ -189,7 +189,7 @@ type tenant struct {
 // sees no button that changes anything and a post forged in its page is
 // refused. No page breaks its Content-Security-Policy.
 func TestConsoleInBrowser(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	b := startBrowser(t)
 	srv := testkit.Start(t, testkit.Options{Console: true})
 	base := srv.URL

@@ -45,7 +45,7 @@ const (
 // DescribeImages lists — at 20 random kill points, state accumulating. It runs
 // on the embedded SQLite store and, when one is configured, on PostgreSQL.
 func TestCrashKillAndRestart(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	if testing.Short() {
 		t.Skip("kills and restarts the server 20 times")
 	}

@@ -63,7 +63,7 @@ func entries(t *testing.T, dir string) []string {
 // how to create one; and none of them makes ./data, a master key or anything
 // else, nor listens.
 func TestWrongConfigurationCreatesNothing(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dir := t.TempDir()
 	env := envWithoutMasterKey()
 	missing := filepath.Join(dir, "does", "not", "exist")
@@ -116,7 +116,7 @@ func TestWrongConfigurationCreatesNothing(t *testing.T) {
 // an empty directory creates ./data with its store and master key, says
 // so, and serves; SIGINT stops it.
 func TestQuickStartCreatesTheDefaultStore(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dir := t.TempDir()
 	cmd := exec.Command(testkit.Binary(t), "serve", "--addr", "127.0.0.1:0", "--demo")
 	cmd.Dir, cmd.Env = dir, envWithoutMasterKey()
@@ -183,7 +183,7 @@ func TestQuickStartCreatesTheDefaultStore(t *testing.T) {
 // PostgreSQL database with different master key files: the second refuses to
 // start, names its key file and says what to do; it generates no key.
 func TestReplicasWithAnotherMasterKeyRefuseToStart(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dbURL := pgtest.NewDatabase(t)
 	env := envWithoutMasterKey()
 	// Migrated with no key file at hand, the store has no key yet.

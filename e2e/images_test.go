@@ -128,7 +128,7 @@ func adminQuotaShow(t *testing.T, dbURL, account, loc string) (count, max int) {
 // after each step that DescribeImageQuota, DescribeImages and admin quota show
 // agree on the exact count and states.
 func TestImageLifecycle(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupImages(t, testkit.Options{BuildTime: time.Minute})
 	c := e.acct.Client
 	ctx := context.Background()
@@ -195,7 +195,7 @@ func TestImageLifecycle(t *testing.T) {
 // TestImageStateSurvivesRestart: the CREATING → AVAILABLE transition is right
 // whether or not the server restarted in between.
 func TestImageStateSurvivesRestart(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dbURL := testkit.SQLiteURL(t)
 	clock := testkit.NewClock(time.Now().UTC())
 	first := testkit.Start(t, testkit.Options{DBURL: dbURL, BuildTime: 30 * time.Second, Now: clock.Now})
@@ -227,7 +227,7 @@ func newConnClient(c *client.Client) *client.Client {
 // (account, location) with maxCount 5 over separate connections give exactly 5
 // successes and 195 LIMIT_EXCEEDED_IMAGE_QUOTA.
 func TestConcurrentCreatesNeverOverAdmit(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupImages(t, testkit.Options{})
 	const n = 200
 	var ok, refused, other atomic.Int64
@@ -264,7 +264,7 @@ func TestConcurrentCreatesNeverOverAdmit(t *testing.T) {
 // TestInterleavedCreatesAndDeletes: concurrent creates and deletes never show
 // a count above the limit or below zero, and the final count equals the images listed.
 func TestInterleavedCreatesAndDeletes(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupImages(t, testkit.Options{})
 	ctx := context.Background()
 	const workers, rounds = 8, 15
@@ -332,7 +332,7 @@ func TestInterleavedCreatesAndDeletes(t *testing.T) {
 // TestConcurrentClientTokenCreatesOneImage: identical clientToken calls
 // arriving at the same moment create exactly one image and all get its id.
 func TestConcurrentClientTokenCreatesOneImage(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupImages(t, testkit.Options{})
 	const n = 50
 	ids := make(chan string, n)
@@ -384,10 +384,10 @@ func TestConcurrentClientTokenCreatesOneImage(t *testing.T) {
 // its insert while a second writer runs: the second must wait and then be
 // refused, never admitted over the limit.
 func TestForcedRaceIsSerialized(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			dbURL := testkit.SQLiteURL(t)
 			if engine == "postgres" {
 				dbURL = pgtest.NewDatabase(t)

@@ -99,10 +99,10 @@ func isoSnapshot(t *testing.T, e *env, a testkit.Account) isoState {
 // id masked), and that the first account's state — quota, images with their
 // names and descriptions, instances and audit trail — is unchanged afterwards.
 func TestIsolation(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			clock := testkit.NewClock(fixedNow)
 			o := testkit.Options{Now: clock.Now, BuildTime: time.Hour}
 			if engine == "postgres" {

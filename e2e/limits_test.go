@@ -45,7 +45,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // server's clock is a test clock, and the client's backoff advances it, so
 // the seconds of backoff pass at once.
 func TestRateLimitWithSDKBackoff(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	clock := testkit.NewClock(time.Now().UTC())
 	// One request every 4 s per credential, no burst beyond one.
 	srv := testkit.Start(t, testkit.Options{RateLimit: 0.25, RateBurst: 1, Now: clock.Now})
@@ -112,7 +112,7 @@ func TestRateLimitWithSDKBackoff(t *testing.T) {
 // second is cut off by the read timeout, and while it trickles the same
 // account's writes go through (no transaction is open for it).
 func TestSlowClientCannotHoldTheServer(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	srv := testkit.Start(t, testkit.Options{Timeouts: zcapi.Timeouts{ReadHeader: time.Second, Read: 2 * time.Second}})
 	acct := srv.NewAccount(t)
 	inst := srv.NewInstance(t, acct.ID, tokyo)
@@ -156,7 +156,7 @@ func TestSlowClientCannotHoldTheServer(t *testing.T) {
 
 // TestOversizedHeadersRefused: headers over the limit are refused before any work.
 func TestOversizedHeadersRefused(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	srv := testkit.Start(t, testkit.Options{})
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+vmapi.Path, strings.NewReader("{}"))
 	req.Header.Set("Content-Type", "application/json")

@@ -38,7 +38,7 @@ func namesIn(t *testing.T, path string, labelValues bool) []string {
 // feature on, and something to count), and every imagequota_* metric the
 // server serves is documented in docs/monitoring.md.
 func TestMetricsRulesMatchTheServer(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupMetrics(t, testkit.SQLiteURL(t), usagemetrics.Options{TTL: -1, PerAccount: true})
 	a, inst := e.account(t, map[string]int{"jp-tokyo-1a": 1})
 	for i := range 5 {

@@ -191,12 +191,12 @@ func testMetricsFigures(t *testing.T, dbURL string) {
 }
 
 func TestMetricsFiguresSQLite(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	testMetricsFigures(t, testkit.SQLiteURL(t))
 }
 
 func TestMetricsFiguresPostgres(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	testMetricsFigures(t, pgtest.NewDatabase(t))
 }
 
@@ -204,7 +204,7 @@ func TestMetricsFiguresPostgres(t *testing.T) {
 // before, however the store changed; the refusals, counted as they happen,
 // move at once.
 func TestMetricsCached(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setupMetrics(t, testkit.SQLiteURL(t), usagemetrics.Options{TTL: time.Hour})
 	const tokyo = "jp-tokyo-1a"
 	a, inst := e.account(t, map[string]int{tokyo: 1})

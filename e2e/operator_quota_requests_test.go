@@ -20,7 +20,7 @@ import (
 // comment; the tenants see the decisions and the raise; a readonly
 // operator may list but not decide; the documented refusals.
 func TestOperatorDecidesQuotaRequests(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx := context.Background()
 	srv := testkit.Start(t, testkit.Options{})
 	admin := srv.NewOperator(t, quota.RoleAdmin)

@@ -30,12 +30,12 @@ func wantAPICode(t *testing.T, what string, err error, status int, code string) 
 }
 
 func TestOperatorOnboardsTenantSQLite(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	runOperatorOnboarding(t, testkit.SQLiteURL(t))
 }
 
 func TestOperatorOnboardsTenantPostgres(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	pgRequirePostgres(t)
 	runOperatorOnboarding(t, pgtest.NewDatabase(t))
 }
@@ -157,12 +157,12 @@ func runOperatorOnboarding(t *testing.T, dbURL string) {
 }
 
 func TestOperatorExpiryOnReplicasSQLite(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	runOperatorExpiry(t, testkit.SQLiteURL(t))
 }
 
 func TestOperatorExpiryOnReplicasPostgres(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	pgRequirePostgres(t)
 	runOperatorExpiry(t, pgtest.NewDatabase(t))
 }
@@ -270,7 +270,7 @@ func runOperatorExpiry(t *testing.T, dbURL string) {
 // TestOperatorRefusals: where each kind of credential works, what a
 // readonly operator may do, and answers to bad requests.
 func TestOperatorRefusals(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx := t.Context()
 	srv := testkit.Start(t, testkit.Options{})
 	admin := srv.NewOperator(t, quota.RoleAdmin)
@@ -387,7 +387,7 @@ func TestOperatorRefusals(t *testing.T) {
 // TestOperatorWriteReplayed: an operator's write sent twice with one
 // signature (an SDK's retry) is done once and answered alike.
 func TestOperatorWriteReplayed(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx := t.Context()
 	srv := testkit.Start(t, testkit.Options{})
 	op := srv.NewOperator(t, quota.RoleAdmin)
@@ -424,7 +424,7 @@ func TestOperatorWriteReplayed(t *testing.T) {
 
 // TestOperatorUsagePaging: DescribeImageQuotaUsage pages and orders.
 func TestOperatorUsagePaging(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	ctx := t.Context()
 	srv := testkit.Start(t, testkit.Options{DefaultMax: 10})
 	op := srv.NewOperator(t, quota.RoleReadonly)

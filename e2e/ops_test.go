@@ -30,7 +30,7 @@ func (e *env) get(t *testing.T, path string) (int, string) {
 }
 
 func TestHealth(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if status, body := e.get(t, path); status != http.StatusOK {
@@ -41,7 +41,7 @@ func TestHealth(t *testing.T) {
 
 // TestReadyzFollowsTheStore closes the store under a running server.
 func TestReadyzFollowsTheStore(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	db := testkit.OpenStore(t, testkit.SQLiteURL(t), store.Options{})
 	e := setup(t, testkit.Options{DB: db})
 	if status, body := e.get(t, "/readyz"); status != http.StatusOK {
@@ -59,7 +59,7 @@ func TestReadyzFollowsTheStore(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	for _, r := range []request{
 		e.call("DescribeImageQuota", `{}`),
@@ -99,7 +99,7 @@ func TestMetrics(t *testing.T) {
 // TestRequestLog checks the log line of calls made with the signing client and
 // with a bearer token, and that neither credential is logged.
 func TestRequestLog(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	token, _, err := e.srv.DB.CreateToken(ctx, e.acct.ID, time.Hour)

@@ -42,7 +42,7 @@ func pgStatus(t *testing.T, dbURL string) pgMigrations {
 // TestPostgresMigrateCommand: `imagequota migrate` shows and applies the
 // migrations of a PostgreSQL database, and a second run has nothing to do.
 func TestPostgresMigrateCommand(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dbURL := pgtest.NewDatabase(t)
 	before := pgStatus(t, dbURL)
 	for _, m := range before {
@@ -86,7 +86,7 @@ func TestPostgresMigrateCommand(t *testing.T) {
 // (replicas deploying together) all succeed, and exactly one applies each
 // migration.
 func TestPostgresConcurrentMigrateCommands(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dbURL := pgtest.NewDatabase(t)
 	const n = 6
 	results := make([]pgResult, n)
@@ -118,7 +118,7 @@ func TestPostgresConcurrentMigrateCommands(t *testing.T) {
 // TestPostgresServeRefusesSchemaBehind: `imagequota serve` (and admin) on a
 // schema that is behind exits with a message saying to run migrate.
 func TestPostgresServeRefusesSchemaBehind(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	pgRequirePostgres(t)
 	tests := []struct {
 		name   string
@@ -142,7 +142,7 @@ func TestPostgresServeRefusesSchemaBehind(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			dbURL := pgtest.NewDatabase(t)
 			tc.behind(t, dbURL)
 			for _, args := range [][]string{
@@ -176,7 +176,7 @@ type pgAnswer struct {
 // never a 500), /readyz fails, and the server recovers by itself when the
 // database returns.
 func TestPostgresOutage(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const answerBound = 5 * time.Second
 	proxy, proxied := testkit.ProxyPostgres(t, pgtest.NewDatabase(t))
 	// serve's default request deadline, which answers within answerBound.

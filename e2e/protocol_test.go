@@ -32,7 +32,7 @@ func idList(id string, n int) string {
 // next to each) through raw requests to a real listener, and checks each
 // answer's status, code, message and envelope, then the log line of each.
 func TestProtocol(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{Catalog: catalogWithClosed(t)})
 	ctx := context.Background()
 	db := e.srv.DB
@@ -186,7 +186,7 @@ func TestProtocol(t *testing.T) {
 	t.Run("cases", func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
+				parallelSub(t)
 				r := e.send(t, c.req)
 				if c.status == http.StatusOK {
 					r.wantOK(t)
@@ -249,7 +249,7 @@ func TestProtocol(t *testing.T) {
 // TestSameSignatureTwice re-sends one signed request, as the SDK's retries do:
 // there is no replay cache.
 func TestSameSignatureTwice(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	r := e.call("DescribeImageQuota", `{"zoneIds":["jp-tokyo-1a"]}`)
 	first := e.send(t, r)
@@ -263,7 +263,7 @@ func TestSameSignatureTwice(t *testing.T) {
 
 // TestEmptyBodyIsEmptyObject checks that an empty body answers as {}.
 func TestEmptyBodyIsEmptyObject(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	for _, action := range []string{"DescribeImageQuota", "DescribeRegions", "DescribeZones", "DescribeImages"} {
 		empty := e.send(t, e.call(action, "")).wantOK(t)
@@ -280,7 +280,7 @@ func TestEmptyBodyIsEmptyObject(t *testing.T) {
 
 // TestDescribeImageNull checks the Terraform provider's "gone" answer.
 func TestDescribeImageNull(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	r := e.send(t, e.call("DescribeImage", `{"imageId":"img-0000"}`).set("X-ZC-Version", vmapi.VersionLegacy))
 	if r.status != http.StatusOK || string(r.fields["response"]) != "null" {
@@ -290,7 +290,7 @@ func TestDescribeImageNull(t *testing.T) {
 
 // TestClientVersions goes through the signing client with each version.
 func TestClientVersions(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	for _, v := range []string{"", vmapi.VersionLegacy, vmapi.VersionCurrent} {
@@ -314,7 +314,7 @@ func TestClientVersions(t *testing.T) {
 
 // TestAccountIsolation checks that a key acts only for its own account.
 func TestAccountIsolation(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	other := e.newAccount()

@@ -86,7 +86,7 @@ func str(v json.RawMessage) string {
 // described exactly as documented, an operator's approval with an expiry
 // raising DescribeImageQuota's maxCount, and cancelling.
 func TestQuotaRequestsOnTheWire(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	const tokyo, singapore = "jp-tokyo-1a", "sg-singapore-1a"
 
@@ -197,7 +197,7 @@ func TestQuotaRequestsOnTheWire(t *testing.T) {
 // at most 10 is approved as it is made, by "policy", and the limit rises at
 // once; a request for more waits for an operator.
 func TestQuotaRequestAutoApproval(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	srv := testkit.Start(t, testkit.Options{AutoApprove: quota.AutoApproval{UpTo: 10}})
 	acct := srv.NewAccount(t)
 	ctx := context.Background()

@@ -113,7 +113,7 @@ func enabledIDs(c *quota.Catalog) []string {
 }
 
 func TestDescribeImageQuotaFields(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	e.createImages(t, e.acct, locTokyo, 2)
 	e.createImages(t, e.acct, locJeddah, 1)
@@ -139,7 +139,7 @@ func TestDescribeImageQuotaFields(t *testing.T) {
 }
 
 func TestDescribeImageQuotaSelection(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{Catalog: catalogWithClosed(t)})
 	all := enabledIDs(e.srv.Catalog)
 	if len(all) != 21 || !slices.IsSorted(all) || slices.Contains(all, "zz-closed-1a") {
@@ -166,7 +166,7 @@ func TestDescribeImageQuotaSelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			rows := e.describeQuota(t, e.acct, tt.body)
 			if got := rowIDs(rows); !slices.Equal(got, tt.want) {
 				t.Errorf("locations %v; want %v", got, tt.want)
@@ -181,7 +181,7 @@ func TestDescribeImageQuotaSelection(t *testing.T) {
 }
 
 func TestLocations(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{Catalog: catalogWithClosed(t)})
 	all := enabledIDs(e.srv.Catalog)
 
@@ -233,7 +233,7 @@ func TestLocations(t *testing.T) {
 }
 
 func TestDescribeImageQuotaCounts(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	body := `{"regionIds":["` + locTokyo + `","` + locJeddah + `","` + locSaoPaulo + `"]}`
@@ -278,7 +278,7 @@ func TestDescribeImageQuotaCounts(t *testing.T) {
 
 // TestCreatingImagesCount checks that images still being built count.
 func TestCreatingImagesCount(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{BuildTime: time.Hour})
 	ids := e.createImages(t, e.acct, locTokyo, 2)
 	list, err := e.acct.Client.DescribeImages(context.Background(), &vmapi.DescribeImagesRequest{ImageIDs: ids})
@@ -298,7 +298,7 @@ func TestCreatingImagesCount(t *testing.T) {
 // TestLimitResolution sets and unsets overrides at all four levels and checks
 // that DescribeImageQuota always shows the most specific one.
 func TestLimitResolution(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{DefaultMax: 7})
 	other := e.newAccount()
 	ctx := context.Background()
@@ -354,7 +354,7 @@ func TestLimitResolution(t *testing.T) {
 }
 
 func TestServerDefaultLimit(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	tests := []struct {
 		name       string
 		defaultMax int
@@ -365,7 +365,7 @@ func TestServerDefaultLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			e := setup(t, testkit.Options{DefaultMax: tt.defaultMax})
 			rows := e.describeQuota(t, e.acct, `{}`)
 			if len(rows) != 21 {
@@ -383,7 +383,7 @@ func TestServerDefaultLimit(t *testing.T) {
 // TestLoweredLimit checks that count may exceed a lowered maxCount, and that
 // creating is refused until enough images are deleted.
 func TestLoweredLimit(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	ids := e.createImages(t, e.acct, locTokyo, 3)

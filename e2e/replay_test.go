@@ -22,7 +22,7 @@ import (
 // again: ten copies of a CreateImage make one image, two of a DeleteImages
 // both succeed.
 func TestReplayedWriteDoneOnce(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	inst := e.srv.NewInstance(t, e.acct.ID, "jp-tokyo-1a")
 	create := e.call("CreateImage", `{"instanceId":"`+inst.ID+`","imageName":"once"}`)
@@ -53,7 +53,7 @@ func TestReplayedWriteDoneOnce(t *testing.T) {
 // be presented again as another action (X-ZC-Action is not signed): the
 // copy is refused and changes nothing.
 func TestSignatureReusedUnderAnotherAction(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ids := e.createImages(t, e.acct, "jp-tokyo-1a", 1)
 	rename := e.call("ModifyImagesAttributes", `{"imageIds":["`+ids[0]+`"],"imageName":"renamed"}`)
@@ -70,7 +70,7 @@ func TestSignatureReusedUnderAnotherAction(t *testing.T) {
 // makes one image, and both answer with it.
 func TestReplayAcrossReplicas(t *testing.T) {
 	pgRequirePostgres(t)
-	t.Parallel()
+	parallel(t)
 	e := setupReplicas(t)
 	u, err := url.Parse(e.replicas[0].URL)
 	if err != nil {

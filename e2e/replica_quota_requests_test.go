@@ -22,7 +22,7 @@ import (
 // DescribeImageQuota show the raise at once; each event reaches the
 // receiver once, from whichever replica.
 func TestReplicasQuotaRequest(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dbURL := pgtest.NewDatabase(t)
 	acct, key := binTenant(t, dbURL)
 	secretFile := filepath.Join(t.TempDir(), "webhook.secret")

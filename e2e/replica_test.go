@@ -125,7 +125,7 @@ func (e *replicaEnv) quotaOf(t *testing.T, i int, loc string) (count, max int) {
 // exactly the limit between them under 200 concurrent creates, and 50
 // concurrent retries of one clientToken across both make exactly one image.
 func TestReplicasShareOneQuota(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	e := setupReplicas(t)
 
 	const creates = 200

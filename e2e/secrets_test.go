@@ -21,7 +21,7 @@ import (
 // them: neither may appear. The master key is generated 0600 and announced
 // by the command that seals the first password.
 func TestSecretsAtRest(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	bin := testkit.Tool(t)
 	dir := t.TempDir()
 	migrate := exec.Command(bin, "migrate", "--data-dir", dir)
@@ -121,7 +121,7 @@ func TestSecretsAtRest(t *testing.T) {
 // refuses the wrong master key, and rotation re-seals every password so that
 // the new key works and the old one is refused.
 func TestMasterKeyMismatchAndRotation(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	bin := testkit.Tool(t)
 	dir := t.TempDir()
 	run := func(args ...string) (string, string, error) {

@@ -52,10 +52,10 @@ func vectorCatalog(t *testing.T) *quota.Catalog {
 // TestSignatureVectors sends each vector, byte for byte, to a server whose
 // clock reads the vector's timestamp and which holds the vector's secret.
 func TestSignatureVectors(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	for _, v := range signatureVectors {
 		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			path := filepath.Join(t.TempDir(), "imagequota.db")
 			at := time.Unix(v.timestamp, 0).UTC()
 			e := setup(t, testkit.Options{DBURL: "sqlite:" + path, Catalog: vectorCatalog(t), Now: func() time.Time { return at }})

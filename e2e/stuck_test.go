@@ -77,7 +77,7 @@ func (e *stuckEnv) create(c *client.Client, name string) stuckAnswer {
 // its idle transaction. Nothing acknowledged is lost.
 func TestFrozenReplicaReleasesItsLock(t *testing.T) {
 	pgRequirePostgres(t)
-	t.Parallel()
+	parallelFirst(t)
 	dbURL := testkit.PostgresURL(t)
 	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
@@ -199,7 +199,7 @@ func TestFrozenReplicaReleasesItsLock(t *testing.T) {
 // HTTP answer — 503 at its deadline — and never a dropped connection; once
 // the lock is released, creates go through.
 func TestSQLiteWriterLockHeldElsewhere(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "imagequota.db")
 	dbURL := "sqlite:" + path

@@ -199,7 +199,7 @@ func (c *runningClock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
 // documented and signed, in order, also when the receiver is down for a
 // while at first; failures and deliveries show in the metrics and the log.
 func TestWebhookEvents(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	clock := &runningClock{}
 	recv := newHookReceiver(t, clock.Now)
 	recv.setDown(true)
@@ -349,7 +349,7 @@ func waitMetrics(t *testing.T, base string, lines ...string) string {
 // by the server across a restart, and delivered once the receiver is back;
 // the binary's flags set it up.
 func TestWebhookSurvivesRestart(t *testing.T) {
-	t.Parallel()
+	parallelFirst(t)
 	dir := t.TempDir()
 	dbURL := "sqlite:" + filepath.Join(dir, "imagequota.db")
 	_, key := binTenant(t, dbURL)

@@ -23,7 +23,7 @@ import (
 // U+FFFD; a parameter given twice, of which the last would win) is refused
 // with 400 naming the parameter, and changes nothing.
 func TestBodyTextIsNotChanged(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	inst := e.srv.NewInstance(t, e.acct.ID, tokyo)
@@ -105,7 +105,7 @@ func TestBodyTextIsNotChanged(t *testing.T) {
 // cleans to the API's path, and "OPTIONS *" get the documented JSON 404 with
 // a request id and a log line, never an empty redirect.
 func TestEveryPathGetsTheEnvelope(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	regions := e.call("DescribeRegions", "{}")
 	var ids []string
@@ -162,7 +162,7 @@ func TestEveryPathGetsTheEnvelope(t *testing.T) {
 // answered 413 as soon as its headers are in, not after the read timeout
 // while the server waits for a body the client never sends.
 func TestDeclaredBodyTooLarge(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	const readTimeout = 15 * time.Second
 	e := setup(t, testkit.Options{Timeouts: zcapi.Timeouts{Read: readTimeout}})
 	for _, tt := range []struct {
@@ -175,7 +175,7 @@ func TestDeclaredBodyTooLarge(t *testing.T) {
 		{"a gigabyte, 100-continue", 1 << 30, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
+			parallelSub(t)
 			conn, err := net.Dial("tcp", e.host)
 			if err != nil {
 				t.Fatal(err)
@@ -216,7 +216,7 @@ func TestDeclaredBodyTooLarge(t *testing.T) {
 // the request says which it was. A timestamp outside the window is a fault
 // of the request and keeps its own code.
 func TestCredentialRefusalsLookAlike(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	db := e.srv.DB
@@ -309,7 +309,7 @@ func TestCredentialRefusalsLookAlike(t *testing.T) {
 // description. It succeeds and writes nothing (the image as it was, no audit
 // record); an image the account does not have is still 404.
 func TestModifyNothing(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := setup(t, testkit.Options{})
 	ctx := context.Background()
 	inst := e.srv.NewInstance(t, e.acct.ID, tokyo)
