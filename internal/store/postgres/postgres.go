@@ -66,7 +66,8 @@ const (
 
 // Engine is a PostgreSQL database.
 type Engine struct {
-	db *sql.DB
+	db  *sql.DB
+	obs *observer
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -119,14 +120,14 @@ func Open(ctx context.Context, url string, o Options) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connecting to PostgreSQL: %w", err)
 	}
-	return &Engine{db: db}, nil
+	return &Engine{db: db, obs: &observer{cfg: cfg}}, nil
 }
 
 func (*Engine) Name() string                   { return "postgres" }
 func (e *Engine) Reader() *sql.DB              { return e.db }
 func (*Engine) Migrations() []engine.Migration { return migrations }
 func (e *Engine) Pools() map[string]*sql.DB    { return map[string]*sql.DB{"db": e.db} }
-func (e *Engine) Close() error                 { return e.db.Close() }
+func (e *Engine) Close() error                 { return errors.Join(e.obs.close(), e.db.Close()) }
 func (e *Engine) Interpret(err error) error    { return interpret(err) }
 
 // Rebind turns '?' placeholders into $1, $2, … (no statement of the store
@@ -191,15 +192,9 @@ func lock(ctx context.Context, c engine.Conn, key string) error {
 
 // Versions reads cache_versions on every observation: other replicas write
 // to the same database, and nothing local tells when they did.
-func (e *Engine) Versions() engine.Versions { return versions{e} }
+func (e *Engine) Versions() engine.Versions { return e.obs }
 
-type versions struct{ e *Engine }
-
-func (v versions) Fetch(ctx context.Context, scopes []string) (map[string]int64, error) {
-	return engine.ReadVersions(ctx, v.e.db, v.e.Rebind, scopes)
-}
-
-func (versions) Quick([]string) (map[string]int64, bool) { return nil, false }
+func (*observer) Quick([]string) (map[string]int64, bool) { return nil, false }
 
 // Bulk runs fn on a connection of the pool.
 func (e *Engine) Bulk(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
