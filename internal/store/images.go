@@ -47,7 +47,10 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		// reached: the image brought the count to the limit (an event).
 		reached bool
 	}
-	res, replayed, err := replayable(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
+	// Nothing it does before the commit is seen outside the database (but
+	// by the tests' afterCheck hook): the replay record's lookup can go
+	// with the admission read (replayableAhead).
+	res, replayed, err := replayableAhead(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
 		// The account's lock comes first (a no-op where writers are serial
 		// anyway): creates of one account, with or without a clientToken,
 		// run one after the other, so that the count includes every create
@@ -336,7 +339,8 @@ func (db *DB) ModifyImages(ctx context.Context, in quota.ModifyImagesInput) erro
 // deleted. A deleted image is gone, so deleting it again finds nothing and
 // releases nothing.
 func (db *DB) DeleteImages(ctx context.Context, in quota.DeleteImagesInput) error {
-	return wrap("delete images", db.execReplayable(ctx, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) error {
+	// The replay record's lookup goes with the read of the images.
+	return wrap("delete images", db.execReplayableAhead(ctx, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) error {
 		imgs, err := db.imagesByID(ctx, tx, in.AccountID, in.IDs)
 		if err != nil {
 			return err

@@ -22,6 +22,28 @@ import (
 // key (r.Key empty) fn simply runs. T is recorded as JSON, so its fields must
 // be exported; keep it small, it is written with every write.
 func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
+	return replayableRun(ctx, db, r, accountID, false, fn)
+}
+
+// replayableAhead is replayable for a write whose fn changes nothing but the
+// database (no effect outside it, before or after the commit, that depends on
+// fn having run) and whose first statement that needs an answer comes soon.
+// Where statements are pipelined (PostgreSQL), the replay record's lookup is
+// sent together with fn's first read instead of in a round trip of its own:
+// fn runs before the lookup's answer is looked at, and when the request was
+// seen before, everything fn did is rolled back and the recorded answer
+// returned, as if fn had not run. Elsewhere it is replayable.
+func replayableAhead[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
+	return replayableRun(ctx, db, r, accountID, true, fn)
+}
+
+// replayedAhead carries a recorded answer out of a write whose changes must
+// be rolled back (replayableAhead).
+type replayedAhead struct{ stored string }
+
+func (replayedAhead) Error() string { return "store: the request was replayed" }
+
+func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, early bool, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
 	if r.Key == "" {
 		res, err = write(ctx, db, fn)
 		return res, false, err
@@ -43,25 +65,54 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		if err := tx.Lock(ctx, lock); err != nil {
 			return outcome{}, err
 		}
-		action, stored, found, err := db.replays.lookup(ctx, db, tx, key)
-		if err != nil {
-			return outcome{}, err
-		}
-		if found && !replayExpired(key, db.now()) {
+		seen := func(action string) error {
 			if action != r.Action {
-				return outcome{}, quota.Errorf(quota.CodeSignatureReused,
+				return quota.Errorf(quota.CodeSignatureReused,
 					"This request's signature was already used for %s; it cannot be used for %s. Sign every request afresh.", action, r.Action)
 			}
-			var o outcome
-			if err := json.Unmarshal([]byte(stored), &o.res); err != nil {
+			return nil
+		}
+		var res T
+		if kr, ok := db.replays.(keyedReplays); ok && early && tx.Pipelined() {
+			// The lookup goes with fn's first read; its answer decides
+			// before anything is committed.
+			get := kr.lookupAhead(ctx, db, tx, key)
+			var ferr error
+			res, ferr = fn(ctx, tx)
+			action, stored, found, err := get()
+			if err != nil {
 				return outcome{}, err
 			}
-			o.replayed = true
-			return o, nil
-		}
-		res, err := fn(ctx, tx)
-		if err != nil {
-			return outcome{}, err
+			if found && !replayExpired(key, db.now()) {
+				if err := seen(action); err != nil {
+					return outcome{}, err
+				}
+				// fn's changes must not be committed: an error rolls
+				// them back, and carries the answer out.
+				return outcome{}, replayedAhead{stored: stored}
+			}
+			if ferr != nil {
+				return outcome{}, ferr
+			}
+		} else {
+			action, stored, found, err := db.replays.lookup(ctx, db, tx, key)
+			if err != nil {
+				return outcome{}, err
+			}
+			if found && !replayExpired(key, db.now()) {
+				if err := seen(action); err != nil {
+					return outcome{}, err
+				}
+				var o outcome
+				if err := json.Unmarshal([]byte(stored), &o.res); err != nil {
+					return outcome{}, err
+				}
+				o.replayed = true
+				return o, nil
+			}
+			if res, err = fn(ctx, tx); err != nil {
+				return outcome{}, err
+			}
 		}
 		b, err := json.Marshal(res)
 		if err != nil {
@@ -79,12 +130,29 @@ func replayable[T any](ctx context.Context, db *DB, r quota.Replay, accountID st
 		}
 		return outcome{res: res}, nil
 	})
+	var ra replayedAhead
+	if errors.As(err, &ra) {
+		if err := json.Unmarshal([]byte(ra.stored), &res); err != nil {
+			var zero T
+			return zero, false, err
+		}
+		return res, true, nil
+	}
 	return o.res, o.replayed, err
 }
 
 // execReplayable is replayable for a write that answers nothing but an error.
 func (db *DB) execReplayable(ctx context.Context, r quota.Replay, accountID string, fn func(ctx context.Context, tx *engine.Tx) error) error {
 	_, _, err := replayable(ctx, db, r, accountID, func(ctx context.Context, tx *engine.Tx) (struct{}, error) {
+		return struct{}{}, fn(ctx, tx)
+	})
+	return err
+}
+
+// execReplayableAhead is replayableAhead for a write that answers nothing but
+// an error.
+func (db *DB) execReplayableAhead(ctx context.Context, r quota.Replay, accountID string, fn func(ctx context.Context, tx *engine.Tx) error) error {
+	_, _, err := replayableAhead(ctx, db, r, accountID, func(ctx context.Context, tx *engine.Tx) (struct{}, error) {
 		return struct{}{}, fn(ctx, tx)
 	})
 	return err
@@ -114,6 +182,20 @@ func (keyedReplays) lookup(ctx context.Context, db *DB, tx *engine.Tx, key []byt
 		return "", "", false, nil
 	}
 	return action, result, err == nil, err
+}
+
+// lookupAhead is lookup with the query sent ahead (engine.Tx.QueryRowAhead):
+// the returned function gives its answer.
+func (keyedReplays) lookupAhead(ctx context.Context, db *DB, tx *engine.Tx, key []byte) func() (string, string, bool, error) {
+	var action, result string
+	get := tx.QueryRowAhead(ctx, []any{&action, &result}, db.q(`SELECT action, result FROM request_replays WHERE key = ?`), key)
+	return func() (string, string, bool, error) {
+		err := get()
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", "", false, nil
+		}
+		return action, result, err == nil, err
+	}
 }
 
 func (keyedReplays) record(ctx context.Context, db *DB, tx *engine.Tx, key []byte, action, result string) error {

@@ -53,6 +53,12 @@ type Pipeline interface {
 	// the query together, and scans the query's first row (sql.ErrNoRows
 	// when it has none).
 	QueryRowLater(ctx context.Context, query string, args ...any) func(dest ...any) error
+	// QueryRowAhead queues a query like Defer, to be sent with the next
+	// statement that goes to the database, and returns a function that
+	// gives the error of scanning its first row into dest (sql.ErrNoRows
+	// when it has none), sending what is queued first if the query has
+	// not been sent yet.
+	QueryRowAhead(ctx context.Context, dest []any, query string, args ...any) func() error
 }
 
 // NewTx is for engines: a Tx on conn, whose Lock calls lock.
@@ -112,6 +118,28 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *Row {
 	}
 	return &Row{row: tx.conn.QueryRowContext(ctx, query, args...)}
 }
+
+// QueryRowAhead runs a SELECT that returns at most one row, whose answer the
+// write needs only later: the returned function gives the error of scanning
+// that row into dest (sql.ErrNoRows when there was none), and dest is filled
+// once it has been called. On an engine that pipelines, the query is sent
+// with the next statement that goes to the database (so in the same round
+// trip as the write's next read), or when the function is called, whichever
+// comes first; elsewhere it runs now.
+func (tx *Tx) QueryRowAhead(ctx context.Context, dest []any, query string, args ...any) func() error {
+	if err := readOnly(query); err != nil {
+		return func() error { return err }
+	}
+	if tx.pipe != nil {
+		return tx.pipe.QueryRowAhead(ctx, dest, query, args...)
+	}
+	err := tx.conn.QueryRowContext(ctx, query, args...).Scan(dest...)
+	return func() error { return err }
+}
+
+// Pipelined reports whether the transaction's statements may wait to be sent
+// with a later one (see Pipeline), rather than run when called.
+func (tx *Tx) Pipelined() bool { return tx.pipe != nil }
 
 // Row is the result of QueryRow.
 type Row struct {

@@ -37,6 +37,20 @@ type queued struct {
 	query string
 	args  []any
 	check func(n int64) error
+	read  *ahead // a query's row, for QueryRowAhead
+}
+
+// ahead is the row of a query sent ahead of its Scan.
+type ahead struct {
+	dest []any
+	done bool // scanned, or failed: err says
+	err  error
+}
+
+func (a *ahead) fail(err error) {
+	if !a.done {
+		a.done, a.err = true, err
+	}
 }
 
 var _ engine.Pipeline = (*pipeTx)(nil)
@@ -72,6 +86,14 @@ func (p *pipeTx) send(ctx context.Context, last string, args []any, read func(br
 				}
 			}
 			for _, q := range pending {
+				if q.read != nil {
+					err := br.QueryRow().Scan(q.read.dest...)
+					q.read.done, q.read.err = true, err
+					if err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return err
+					}
+					continue
+				}
 				tag, err := br.Exec()
 				if err != nil {
 					return err
@@ -88,6 +110,13 @@ func (p *pipeTx) send(ctx context.Context, last string, args []any, read func(br
 			return nil
 		}()
 		err = errors.Join(err, br.Close())
+		if err != nil {
+			for _, q := range pending {
+				if q.read != nil {
+					q.read.fail(err)
+				}
+			}
+		}
 		if err != nil && conn.IsClosed() {
 			// The connection is gone (a network error, or ctx ended
 			// mid-way): database/sql must not reuse it.
@@ -157,6 +186,21 @@ func (p *pipeTx) QueryRowLater(ctx context.Context, query string, args ...any) f
 		return p.send(ctx, query, args, func(br pgx.BatchResults) error {
 			return br.QueryRow().Scan(dest...)
 		})
+	}
+}
+
+func (p *pipeTx) QueryRowAhead(ctx context.Context, dest []any, query string, args ...any) func() error {
+	a := &ahead{dest: dest}
+	p.pending = append(p.pending, queued{query: query, args: args, read: a})
+	return func() error {
+		if !a.done {
+			if err := p.flush(ctx); err != nil {
+				a.fail(err)
+			}
+			// A read left pending by a failed send was dropped with it.
+			a.fail(errors.New("postgres: a query sent ahead was not run"))
+		}
+		return a.err
 	}
 }
 

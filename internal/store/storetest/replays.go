@@ -34,6 +34,17 @@ func testReplayedWriteDoneOnce(t *testing.T, open func(t *testing.T) *store.DB) 
 	if n := count(t, e.db, e.acct.ID, tokyo); n != 1 {
 		t.Fatalf("%d images after one create sent twice", n)
 	}
+	// Sent again once the limit is reached, it is still answered from its
+	// record, not refused, and makes nothing.
+	full := in
+	full.DefaultMax = 1
+	again, replayed, err = e.db.CreateImage(ctx, full)
+	if err != nil || !replayed || again.ID != first.ID {
+		t.Fatalf("the same request again at the limit = %+v, replayed %v, %v; want image %s, replayed", again, replayed, err, first.ID)
+	}
+	if n := count(t, e.db, e.acct.ID, tokyo); n != 1 {
+		t.Fatalf("%d images after one create sent three times", n)
+	}
 
 	del := quota.DeleteImagesInput{AccountID: e.acct.ID, IDs: []string{first.ID}, Now: time.Now(),
 		Actor: replayActor("k-delete", "DeleteImages", later)}
