@@ -20,6 +20,12 @@ import (
 // scopes go as one text[] parameter, so the statement's text is the same
 // whatever their number, and PostgreSQL plans it once.
 //
+// Each scope is looked up on its own, by the primary key (observeSQL). The
+// shorter "WHERE scope = ANY($1)", like the IN list it replaced, is planned
+// as a scan of the whole table whenever the planner thinks it small or knows
+// nothing of it (a store not yet analyzed): with 2,000 rows, 0.4 ms of the
+// server's CPU an observation instead of 0.15.
+//
 // The connection is opened at the first observation, and again after any
 // error: an observation that fails (the database restarting, say) makes
 // its reads load their data instead, which is correct, only slower.
@@ -31,7 +37,10 @@ type observer struct {
 	closed bool
 }
 
-const observeStmt = "imagequota_observe"
+const (
+	observeStmt = "imagequota_observe"
+	observeSQL  = `SELECT s, (SELECT version FROM cache_versions WHERE scope = s) FROM unnest($1::text[]) AS s`
+)
 
 // Fetch returns the current version of each scope, 0 for a scope without a
 // row.
@@ -59,8 +68,7 @@ func (o *observer) fetch(ctx context.Context, scopes []string) (out map[string]i
 		if err != nil {
 			return nil, false, err
 		}
-		if _, err := c.PgConn().Prepare(ctx, observeStmt,
-			`SELECT scope, version FROM cache_versions WHERE scope = ANY($1::text[])`, nil); err != nil {
+		if _, err := c.PgConn().Prepare(ctx, observeStmt, observeSQL, nil); err != nil {
 			c.Close(context.Background())
 			return nil, false, err
 		}
@@ -76,6 +84,9 @@ func (o *observer) fetch(ctx context.Context, scopes []string) (out map[string]i
 		if len(v) != 2 {
 			err = fmt.Errorf("postgres: observation: %d columns", len(v))
 			break
+		}
+		if v[1] == nil {
+			continue // no row: version 0
 		}
 		n, perr := strconv.ParseInt(string(v[1]), 10, 64)
 		if perr != nil {
