@@ -38,6 +38,14 @@ type Tx struct {
 	locked []string // keys locked in this transaction
 	wrote  bool
 	memo   map[any]any // Memo's values, for this transaction only
+	// committed are OnCommit's functions, in the order first registered.
+	committed []commitHook
+}
+
+// commitHook is one key's function for after the commit (OnCommit).
+type commitHook struct {
+	key any
+	fn  func()
 }
 
 // Pipeline is a Conn that can hold statements back: those given to Defer are
@@ -190,6 +198,30 @@ func (tx *Tx) Memo(key any, mk func() any) any {
 	v := mk()
 	tx.memo[key] = v
 	return v
+}
+
+// OnCommit registers, under key, a function that runs once the transaction
+// has committed (in the goroutine that committed it, before its writes are
+// answered). Only the first registration of a key in a transaction counts;
+// the functions run in the order of those. Like Memo, it is of the
+// transaction and not of the write: a transaction begun again (a batch run
+// again with savepoints) starts without any, and a write that registers one
+// must not then fail. A transaction that does not commit runs none.
+func (tx *Tx) OnCommit(key any, fn func()) {
+	for _, h := range tx.committed {
+		if h.key == key {
+			return
+		}
+	}
+	tx.committed = append(tx.committed, commitHook{key: key, fn: fn})
+}
+
+// Committed is for engines: run OnCommit's functions, once the transaction
+// has committed.
+func (tx *Tx) Committed() {
+	for _, h := range tx.committed {
+		h.fn()
+	}
 }
 
 // Wrote is for engines: whether a statement that may have changed the

@@ -154,7 +154,8 @@ func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *eng
 	}
 	defer c.Close()
 	p := &pipeTx{c: c}
-	if err := fn(ctx, engine.NewPipelinedTx(p, lock)); err != nil {
+	tx := engine.NewPipelinedTx(p, lock)
+	if err := fn(ctx, tx); err != nil {
 		p.rollback(ctx)
 		return interpret(err)
 	}
@@ -162,6 +163,7 @@ func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *eng
 		p.rollback(ctx)
 		return interpret(err)
 	}
+	tx.Committed()
 	return nil
 }
 

@@ -269,7 +269,7 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 	if ok == 0 {
 		return rollback(nil)
 	}
-	return commit(ctx, c, rollback)
+	return commit(ctx, c, tx, rollback)
 }
 
 // applySaved runs the writes in the transaction begun on c, each inside a
@@ -301,16 +301,18 @@ func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq
 	if ok == 0 {
 		return rollback(nil)
 	}
-	return commit(ctx, c, rollback)
+	return commit(ctx, c, tx, rollback)
 }
 
 // commit reads the scopes the transaction changed and commits it, or rolls
-// it back when COMMIT fails.
-func commit(ctx context.Context, c *sql.Conn, rollback func(error) (bool, []string, error)) (bool, []string, error) {
+// it back when COMMIT fails; once committed, it runs what the writes left
+// for then (Tx.OnCommit).
+func commit(ctx context.Context, c *sql.Conn, tx *engine.Tx, rollback func(error) (bool, []string, error)) (bool, []string, error) {
 	scopes := touched(ctx, c)
 	if _, err := c.ExecContext(ctx, commitSQL); err != nil {
 		return rollback(err)
 	}
+	tx.Committed()
 	return true, scopes, nil
 }
 

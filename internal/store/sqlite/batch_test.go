@@ -236,3 +236,103 @@ func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 		t.Errorf("accounts %s, want %s", got, want)
 	}
 }
+
+// TestGroupCommitOnCommit: what writes leave for after their transaction's
+// commit (Tx.OnCommit) runs once per key, once it has committed; a batch run
+// again with savepoints starts without what the first run registered; a
+// batch that does not commit runs nothing.
+func TestGroupCommitOnCommit(t *testing.T) {
+	t.Parallel()
+	path := tempPath(t)
+	_, e := open(t, path, sqlite.Options{}, store.Options{})
+	insert := func(ctx context.Context, tx *engine.Tx, name string) error {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, disabled, created_at) VALUES (?, ?, 0, 0)`, "acc-"+name, name)
+		return err
+	}
+	var mu sync.Mutex
+	var log []string
+	took := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		s := strings.Join(log, ",")
+		log = nil
+		return s
+	}
+	type hookKey struct{}
+	register := func(tx *engine.Tx, name string) {
+		tx.OnCommit(hookKey{}, func() {
+			mu.Lock()
+			log = append(log, "after "+name)
+			mu.Unlock()
+		})
+	}
+	boom := errors.New("boom")
+	// run queues writes behind a paused first write, in order, and returns
+	// their errors.
+	run := func(writes ...func(ctx context.Context, tx *engine.Tx) error) []error {
+		paused, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
+				close(paused)
+				<-release
+				return nil
+			})
+		}()
+		<-paused
+		results := make([]chan error, len(writes))
+		for i, w := range writes {
+			results[i] = make(chan error, 1)
+			go func() { results[i] <- e.Write(context.Background(), w) }()
+			for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("write %d did not queue", i)
+				}
+			}
+		}
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatalf("first write: %v", err)
+		}
+		errs := make([]error, len(writes))
+		for i := range writes {
+			errs[i] = <-results[i]
+		}
+		return errs
+	}
+
+	errs := run(
+		func(ctx context.Context, tx *engine.Tx) error {
+			register(tx, "a")
+			return insert(ctx, tx, "a")
+		},
+		func(ctx context.Context, tx *engine.Tx) error { // fails after a change: the batch runs again
+			if err := insert(ctx, tx, "failing"); err != nil {
+				return err
+			}
+			return boom
+		},
+		func(ctx context.Context, tx *engine.Tx) error {
+			register(tx, "b") // the key is taken: ignored
+			return insert(ctx, tx, "b")
+		},
+	)
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+		t.Fatalf("writes: %v, want nil, boom, nil", errs)
+	}
+	if got, want := took(), "after a"; got != want {
+		t.Fatalf("after the commit: %s, want %s", got, want)
+	}
+
+	// Every write fails before changing anything: nothing is committed.
+	errs = run(func(ctx context.Context, tx *engine.Tx) error {
+		register(tx, "c")
+		return boom
+	})
+	if !errors.Is(errs[0], boom) {
+		t.Fatalf("write: %v, want boom", errs[0])
+	}
+	if got := took(); got != "" {
+		t.Fatalf("after a batch that did not commit: %s, want nothing", got)
+	}
+}
