@@ -118,15 +118,16 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 		if err != nil {
 			return outcome{}, err
 		}
-		if err := db.replays.record(ctx, db, tx, key, r.Action, string(b)); err != nil {
-			return outcome{}, err
-		}
 		// Once a second, a write also removes up to pruneLimit expired
 		// records, so the table holds about the last window's writes.
 		if now := db.now(); db.pruneDue(now) {
 			if err := db.replays.prune(ctx, db, tx, now); err != nil {
 				return outcome{}, err
 			}
+		}
+		// The record comes last: once it is kept, the write succeeds.
+		if err := db.replays.record(ctx, db, tx, key, r.Action, string(b)); err != nil {
+			return outcome{}, err
 		}
 		return outcome{res: res}, nil
 	})
@@ -164,7 +165,8 @@ type replayRecords interface {
 	// lookup returns the record kept under key, expired or not.
 	lookup(ctx context.Context, db *DB, tx *engine.Tx, key []byte) (action, result string, found bool, err error)
 	// record keeps the answer to the request key names (replacing an
-	// expired record of the same key).
+	// expired record of the same key). It is the last thing a write does:
+	// once it returned nil, the write must succeed.
 	record(ctx context.Context, db *DB, tx *engine.Tx, key []byte, action, result string) error
 	// prune removes up to pruneLimit records expired by now.
 	prune(ctx context.Context, db *DB, tx *engine.Tx, now time.Time) error
