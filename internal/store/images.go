@@ -32,32 +32,47 @@ func accountLock(accountID string) string { return "images/" + accountID }
 // maxListedInQuotaError bounds the image ids named in a quota error.
 const maxListedInQuotaError = 10
 
+// createdImage is what CreateImage answers, and what a replay of the
+// request answers (replays.go): the image's id and name, as a clientToken's
+// replay does.
+type createdImage struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Replayed bool   `json:"replayed,omitempty"`
+	img      quota.Image
+	// reached: the image brought the count to the limit (an event).
+	reached bool
+}
+
+// appendJSON appends the JSON that encoding/json makes of c, without its
+// reflection: every write replay-protected encodes one.
+func (c createdImage) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = jsonquote.Append(b, c.ID)
+	b = append(b, `,"name":`...)
+	b = jsonquote.Append(b, c.Name)
+	if c.Replayed {
+		b = append(b, `,"replayed":true`...)
+	}
+	return append(b, '}')
+}
+
 // CreateImage admits and inserts an image in one transaction: the count of the
 // account's images in the instance's location is read and compared with the
 // resolved limit while holding the account's lock (Tx.Lock), so concurrent
 // creates — on other connections or other replicas — are serialised.
 func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota.Image, bool, error) {
-	// created is what a replay of the request answers (replays.go): the
-	// image's id and name, as a clientToken's replay does.
-	type created struct {
-		ID       string `json:"id"`
-		Name     string `json:"name"`
-		Replayed bool   `json:"replayed,omitempty"`
-		img      quota.Image
-		// reached: the image brought the count to the limit (an event).
-		reached bool
-	}
 	// Nothing it does before the commit is seen outside the database (but
 	// by the tests' afterCheck hook): the replay record's lookup can go
 	// with the admission read (replayableAhead).
-	res, replayed, err := replayableAhead(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (created, error) {
+	res, replayed, err := replayableAhead(ctx, db, in.Actor.Replay, in.AccountID, func(ctx context.Context, tx *engine.Tx) (createdImage, error) {
 		// The account's lock comes first (a no-op where writers are serial
 		// anyway): creates of one account, with or without a clientToken,
 		// run one after the other, so that the count includes every create
 		// of the account that held the lock before, and a clientToken is
 		// looked up after any create that recorded it.
 		if err := tx.Lock(ctx, accountLock(in.AccountID)); err != nil {
-			return created{}, err
+			return createdImage{}, err
 		}
 		if in.ClientToken != "" {
 			var fp string
@@ -67,33 +82,33 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			switch {
 			case err == nil:
 				if fp != in.Fingerprint() {
-					return created{}, quota.Errorf(quota.CodeInvalidParameterValue,
+					return createdImage{}, quota.Errorf(quota.CodeInvalidParameterValue,
 						"clientToken %q was already used with different parameters.", in.ClientToken)
 				}
-				return created{ID: img.ID, Name: img.Name, Replayed: true, img: img}, nil
+				return createdImage{ID: img.ID, Name: img.Name, Replayed: true, img: img}, nil
 			case !errors.Is(err, sql.ErrNoRows):
-				return created{}, err
+				return createdImage{}, err
 			}
 		}
 		// The instance, the count of its location and the overrides that
 		// may apply there, in one statement.
 		inst, count, ovs, err := db.admissionState(ctx, tx, in.AccountID, in.InstanceID)
 		if err != nil {
-			return created{}, err
+			return createdImage{}, err
 		}
 		if in.CheckInstance != nil {
 			if err := in.CheckInstance(inst); err != nil {
-				return created{}, err
+				return createdImage{}, err
 			}
 		}
 		max, _ := quota.ResolveLimit(ovs, in.AccountID, inst.LocationID, in.DefaultMax)
 		if count >= max {
 			ids, err := db.imageIDs(ctx, tx, in.AccountID, inst.LocationID, maxListedInQuotaError)
 			if err != nil {
-				return created{}, err
+				return createdImage{}, err
 			}
 			if len(ids) == 0 {
-				return created{}, quota.Errorf(quota.CodeImageQuotaExceeded,
+				return createdImage{}, quota.Errorf(quota.CodeImageQuotaExceeded,
 					"The custom image quota of location %s is used up: count %d, maxCount %d.",
 					inst.LocationID, count, max)
 			}
@@ -101,7 +116,7 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 			if count > len(ids) {
 				more = " and more"
 			}
-			return created{}, quota.Errorf(quota.CodeImageQuotaExceeded,
+			return createdImage{}, quota.Errorf(quota.CodeImageQuotaExceeded,
 				"The custom image quota of location %s is used up: count %d, maxCount %d. Images counted: %s%s.",
 				inst.LocationID, count, max, strings.Join(ids, ", "), more)
 		}
@@ -120,20 +135,20 @@ func (db *DB) CreateImage(ctx context.Context, in quota.CreateImageInput) (quota
 		if err := tx.ExecLater(ctx, nil, db.q(`INSERT INTO images (`+imageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			img.ID, img.AccountID, img.LocationID, img.InstanceID, img.Name, nullString(img.Description), img.SizeGB,
 			img.Category, img.OSType, img.Version, false, micros(img.CreatedAt), micros(img.ReadyAt)); err != nil {
-			return created{}, err
+			return createdImage{}, err
 		}
 		if in.ClientToken != "" {
 			if err := tx.ExecLater(ctx, nil, db.q(`INSERT INTO client_tokens (account_id, token, fingerprint, image_id, image_name, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 				in.AccountID, in.ClientToken, in.Fingerprint(), img.ID, img.Name, micros(now)); err != nil {
-				return created{}, err
+				return createdImage{}, err
 			}
 		}
-		res := created{ID: img.ID, Name: img.Name, img: img, reached: count+1 == max}
+		res := createdImage{ID: img.ID, Name: img.Name, img: img, reached: count+1 == max}
 		if res.reached {
 			if err := db.event(ctx, tx, quota.EventLimitReached, now, quota.LimitReachedEvent{
 				AccountID: in.AccountID, ZoneID: inst.LocationID, Count: count + 1, MaxCount: max, ImageID: img.ID,
 			}); err != nil {
-				return created{}, err
+				return createdImage{}, err
 			}
 		}
 		return res, db.audit(ctx, tx, in.Actor, in.AccountID, "CreateImage", img.ID, nil, imageAuditJSON(img))

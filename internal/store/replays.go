@@ -114,7 +114,7 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 				return outcome{}, err
 			}
 		}
-		b, err := json.Marshal(res)
+		answer, err := replayAnswer(res)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -126,7 +126,7 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 			}
 		}
 		// The record comes last: once it is kept, the write succeeds.
-		if err := db.replays.record(ctx, db, tx, key, r.Action, string(b)); err != nil {
+		if err := db.replays.record(ctx, db, tx, key, r.Action, answer); err != nil {
 			return outcome{}, err
 		}
 		return outcome{res: res}, nil
@@ -140,6 +140,19 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 		return res, true, nil
 	}
 	return o.res, o.replayed, err
+}
+
+// replayAnswer is the JSON of a result kept for replays: encoding/json's,
+// made without reflection for the results of the frequent writes.
+func replayAnswer(res any) (string, error) {
+	switch r := res.(type) {
+	case struct{}:
+		return "{}", nil
+	case interface{ appendJSON(b []byte) []byte }:
+		return string(r.appendJSON(make([]byte, 0, 64))), nil
+	}
+	b, err := json.Marshal(res)
+	return string(b), err
 }
 
 // execReplayable is replayable for a write that answers nothing but an error.
