@@ -210,6 +210,9 @@ func TestBadInput(t *testing.T) {
 	wg.Wait()
 }
 
+// badWorkers is how many bad-input cases run at once on each store.
+const badWorkers = 8
+
 func runBadInput(t *testing.T, e *env) {
 	ctx := context.Background()
 	other := e.newAccount()
@@ -570,41 +573,50 @@ func runBadInput(t *testing.T, e *env) {
 	if len(want.Images) != 2 || want.AuditLen == 0 {
 		t.Fatalf("setup: %d images, %d audit records", len(want.Images), want.AuditLen)
 	}
-	// The state is compared after every case of an action that changes
-	// something (and of no or an unknown action), and after the last case;
-	// the cases of the Describe actions, which change nothing when they
-	// succeed, are checked with the next of those, which names them.
-	var unchecked []string
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			switch {
-			case c.raw != nil:
-				if got := c.raw(t, c.req); got != c.status {
-					t.Errorf("HTTP %d; want %d", got, c.status)
+	// The cases run badWorkers at a time, each in a parallel subtest of
+	// "cases": every one must change nothing, so none can see another's
+	// effect unless one of them is a defect. The state is compared after
+	// every case of an action that changes something (and of no or an
+	// unknown action), and once more after all of them; the cases of the
+	// Describe actions, which change nothing when they succeed, are checked
+	// by those comparisons.
+	slots := make(chan struct{}, badWorkers)
+	t.Run("cases", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				switch {
+				case c.raw != nil:
+					if got := c.raw(t, c.req); got != c.status {
+						t.Errorf("HTTP %d; want %d", got, c.status)
+					}
+				case c.status == http.StatusOK:
+					r := e.send(t, c.req)
+					r.wantOK(t)
+					if c.check != nil {
+						c.check(t, r)
+					}
+				default:
+					r := e.send(t, c.req)
+					r.wantError(t, c.status, c.code, c.names...)
 				}
-			case c.status == http.StatusOK:
-				r := e.send(t, c.req)
-				r.wantOK(t)
-				if c.check != nil {
-					c.check(t, r)
+				if strings.HasPrefix(c.name, "Describe") {
+					return
 				}
-			default:
-				r := e.send(t, c.req)
-				r.wantError(t, c.status, c.code, c.names...)
-			}
-			if strings.HasPrefix(c.name, "Describe") && i < len(cases)-1 {
-				unchecked = append(unchecked, c.name)
-				return
-			}
-			if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
-				gj, _ := json.Marshal(got)
-				wj, _ := json.Marshal(want)
-				t.Errorf("the state changed (in this case or in one of the %d before it since the last check: %q):\nbefore %s\nafter  %s",
-					len(unchecked), unchecked, wj, gj)
-				want = got
-			}
-			unchecked = unchecked[:0]
-		})
+				if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
+					gj, _ := json.Marshal(got)
+					wj, _ := json.Marshal(want)
+					t.Errorf("the state changed, in this case or in one that ran beside it:\nbefore %s\nafter  %s", wj, gj)
+				}
+			})
+		}
+	})
+	if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		t.Errorf("after all the cases the state had changed:\nbefore %s\nafter  %s", wj, gj)
 	}
 }
 
