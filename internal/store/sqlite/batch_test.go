@@ -270,34 +270,12 @@ func TestGroupCommitOnCommit(t *testing.T) {
 	// run queues writes behind a paused first write, in order, and returns
 	// their errors.
 	run := func(writes ...func(ctx context.Context, tx *engine.Tx) error) []error {
-		paused, release := make(chan struct{}), make(chan struct{})
-		first := make(chan error, 1)
-		go func() {
-			first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
-				close(paused)
-				<-release
-				return nil
-			})
-		}()
-		<-paused
-		results := make([]chan error, len(writes))
-		for i, w := range writes {
-			results[i] = make(chan error, 1)
-			go func() { results[i] <- e.Write(context.Background(), w) }()
-			for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("write %d did not queue", i)
-				}
-			}
-		}
-		close(release)
-		if err := <-first; err != nil {
-			t.Fatalf("first write: %v", err)
-		}
 		errs := make([]error, len(writes))
-		for i := range writes {
-			errs[i] = <-results[i]
+		calls := make([]func(), len(writes))
+		for i, w := range writes {
+			calls[i] = func() { errs[i] = e.Write(context.Background(), w) }
 		}
+		inOneBatch(t, e, calls...)
 		return errs
 	}
 

@@ -1,11 +1,14 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/imagequota/imagequota/internal/store"
+	"github.com/imagequota/imagequota/internal/store/engine"
 	"github.com/imagequota/imagequota/internal/store/sqlite"
 )
 
@@ -37,4 +40,39 @@ func raw(t *testing.T, path string) *sql.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// inOneBatch runs calls, each in a goroutine of its own, queued in order
+// behind a write that holds e's writer until every call has queued, so that
+// the writes they make are committed in one batch; it returns when every
+// call has returned.
+func inOneBatch(t *testing.T, e *sqlite.Engine, calls ...func()) {
+	t.Helper()
+	paused, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
+			close(paused)
+			<-release
+			return nil
+		})
+	}()
+	<-paused
+	done := make(chan struct{}, len(calls))
+	for i, call := range calls {
+		go func() { call(); done <- struct{}{} }()
+		for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("call %d did not queue", i)
+			}
+		}
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the write holding the writer: %v", err)
+	}
+	for range calls {
+		<-done
+	}
 }

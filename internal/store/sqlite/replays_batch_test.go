@@ -50,36 +50,7 @@ func TestReplayRecordsWithinABatch(t *testing.T) {
 		return created{img, replayed, err}
 	}
 	boom := errors.New("boom")
-	// batch queues calls behind a paused write, in order, so that they are
-	// committed together.
-	batch := func(calls ...func()) {
-		paused, release := make(chan struct{}), make(chan struct{})
-		first := make(chan error, 1)
-		go func() {
-			first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
-				close(paused)
-				<-release
-				return nil
-			})
-		}()
-		<-paused
-		done := make(chan struct{}, len(calls))
-		for i, call := range calls {
-			go func() { call(); done <- struct{}{} }()
-			for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("call %d did not queue", i)
-				}
-			}
-		}
-		close(release)
-		if err := <-first; err != nil {
-			t.Fatal(err)
-		}
-		for range calls {
-			<-done
-		}
-	}
+	batch := func(calls ...func()) { inOneBatch(t, e, calls...) }
 
 	var one, again, other created
 	var failing, reused error
