@@ -585,8 +585,7 @@ func runBadInput(t *testing.T, e *env) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				slots <- struct{}{}
-				defer func() { <-slots }()
+				take(t, slots)
 				switch {
 				case c.raw != nil:
 					if got := c.raw(t, c.req); got != c.status {

@@ -24,16 +24,7 @@ type cacheEnv struct {
 
 func setupCache(t *testing.T, engine string) *cacheEnv {
 	t.Helper()
-	var dbURL string
-	opts := store.Options{}
-	switch engine {
-	case "sqlite":
-		dbURL = testkit.SQLiteURL(t)
-	case "postgres":
-		requirePostgres(t)
-		dbURL = testkit.PostgresURL(t)
-		opts.MaxConns = pgMaxConns
-	}
+	dbURL, opts := engineStore(t, engine)
 	e := &cacheEnv{reader: testkit.OpenStore(t, dbURL, opts), writer: testkit.OpenStore(t, dbURL, opts)}
 	ctx := t.Context()
 	var err error

@@ -30,16 +30,7 @@ func TestReplayRecordsAcrossHandles(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			var dbURL string
-			opts := store.Options{}
-			switch engine {
-			case "sqlite":
-				dbURL = testkit.SQLiteURL(t)
-			case "postgres":
-				requirePostgres(t)
-				dbURL = testkit.PostgresURL(t)
-				opts.MaxConns = pgMaxConns
-			}
+			dbURL, opts := engineStore(t, engine)
 			clock := testkit.NewClock(time.Now())
 			opts.Now = clock.Now
 			stores := []*store.DB{testkit.OpenStore(t, dbURL, opts), testkit.OpenStore(t, dbURL, opts)}

@@ -27,6 +27,22 @@ func requirePostgres(t *testing.T) {
 // parallel against one shared server.
 const pgMaxConns = 8
 
+// engineStore returns a new database of engine ("sqlite" or "postgres") and
+// the options to open stores on it with (skipping the test when PostgreSQL
+// is not configured).
+func engineStore(t *testing.T, engine string) (string, store.Options) {
+	t.Helper()
+	switch engine {
+	case "sqlite":
+		return testkit.SQLiteURL(t), store.Options{}
+	case "postgres":
+		requirePostgres(t)
+		return testkit.PostgresURL(t), store.Options{MaxConns: pgMaxConns}
+	}
+	t.Fatalf("no engine %q", engine)
+	return "", store.Options{}
+}
+
 func TestConformanceSQLite(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) *store.DB {
