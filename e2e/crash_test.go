@@ -30,8 +30,8 @@ const crashSeedEnv = "IMAGEQUOTA_CRASH_SEED"
 const (
 	crashRounds      = 20                     // kills per store
 	crashWorkers     = 4                      // concurrent clients
-	crashMinDelay    = 50 * time.Millisecond  // earliest kill after the round's first answer
-	crashMaxDelay    = 400 * time.Millisecond // latest kill
+	crashMinDelay    = 20 * time.Millisecond  // earliest kill after the round's first answer
+	crashMaxDelay    = 150 * time.Millisecond // latest kill
 	crashCallTimeout = 20 * time.Second       // bound of one API call
 	crashWait        = time.Minute            // bound of every other wait
 	crashLimit       = 1000                   // the account's limit in every location
