@@ -271,6 +271,7 @@ func TestInterleavedCreatesAndDeletes(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var observerErr atomic.Value
+	var samples atomic.Int64
 	// An observer samples the count while the writers run.
 	go func() {
 		c := newConnClient(e.acct.Client)
@@ -289,6 +290,11 @@ func TestInterleavedCreatesAndDeletes(t *testing.T) {
 				observerErr.Store(fmt.Sprintf("count %d outside [0, 5]", n))
 				return
 			}
+			samples.Add(1)
+			// A sample every millisecond or so is hundreds over the run;
+			// without the pause the observer takes as much CPU as the
+			// writers it watches.
+			time.Sleep(time.Millisecond)
 		}
 	}()
 	for w := 0; w < workers; w++ {
@@ -323,6 +329,10 @@ func TestInterleavedCreatesAndDeletes(t *testing.T) {
 	if v := observerErr.Load(); v != nil {
 		t.Fatal(v)
 	}
+	if samples.Load() == 0 {
+		t.Fatal("the observer took no sample while the writers ran")
+	}
+	t.Logf("the observer took %d samples", samples.Load())
 	count, _ := quotaCount(t, e.acct.Client, tokyo)
 	if listed := len(customImages(t, e.acct.Client)); count != listed || count != 0 {
 		t.Fatalf("count %d, listed %d; want both 0", count, listed)
