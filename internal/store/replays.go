@@ -44,16 +44,23 @@ type replayedAhead struct{ stored string }
 func (replayedAhead) Error() string { return "store: the request was replayed" }
 
 func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, early bool, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
+	// The writes that may go with the replay lookup sent ahead take no
+	// lock but their account's: an engine may commit them together with
+	// other accounts' (writeKeyed).
+	key := ""
+	if early && accountID != "" {
+		key = accountLock(accountID)
+	}
 	if r.Key == "" {
-		res, err = write(ctx, db, fn)
+		res, err = writeKeyed(ctx, db, key, fn)
 		return res, false, err
 	}
-	key := replayKey(r)
+	rkey := replayKey(r)
 	type outcome struct {
 		res      T
 		replayed bool
 	}
-	o, err := write(ctx, db, func(ctx context.Context, tx *engine.Tx) (outcome, error) {
+	o, err := writeKeyed(ctx, db, key, func(ctx context.Context, tx *engine.Tx) (outcome, error) {
 		// Concurrent copies of one request (a client's retry while the first
 		// is still in flight) wait for each other here. They are of one
 		// account, whose lock CreateImage takes anyway; a Tx takes a lock
@@ -76,14 +83,14 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 		if kr, ok := db.replays.(keyedReplays); ok && early && tx.Pipelined() {
 			// The lookup goes with fn's first read; its answer decides
 			// before anything is committed.
-			get := kr.lookupAhead(ctx, db, tx, key)
+			get := kr.lookupAhead(ctx, db, tx, rkey)
 			var ferr error
 			res, ferr = fn(ctx, tx)
 			action, stored, found, err := get()
 			if err != nil {
 				return outcome{}, err
 			}
-			if found && !replayExpired(key, db.now()) {
+			if found && !replayExpired(rkey, db.now()) {
 				if err := seen(action); err != nil {
 					return outcome{}, err
 				}
@@ -95,11 +102,11 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 				return outcome{}, ferr
 			}
 		} else {
-			action, stored, found, err := db.replays.lookup(ctx, db, tx, key)
+			action, stored, found, err := db.replays.lookup(ctx, db, tx, rkey)
 			if err != nil {
 				return outcome{}, err
 			}
-			if found && !replayExpired(key, db.now()) {
+			if found && !replayExpired(rkey, db.now()) {
 				if err := seen(action); err != nil {
 					return outcome{}, err
 				}
@@ -126,7 +133,7 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 			}
 		}
 		// The record comes last: once it is kept, the write succeeds.
-		if err := db.replays.record(ctx, db, tx, key, r.Action, answer); err != nil {
+		if err := db.replays.record(ctx, db, tx, rkey, r.Action, answer); err != nil {
 			return outcome{}, err
 		}
 		return outcome{res: res}, nil

@@ -146,6 +146,27 @@ func write[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx *
 	return out, nil
 }
 
+// writeKeyed is write for a write that takes no lock but key's: an engine
+// that can (engine.KeyedWriter) may commit it together with writes of other
+// keys. An empty key is write.
+func writeKeyed[T any](ctx context.Context, db *DB, key string, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (T, error) {
+	kw, ok := db.e.(engine.KeyedWriter)
+	if !ok || key == "" {
+		return write(ctx, db, fn)
+	}
+	var out T
+	err := kw.WriteKeyed(ctx, key, func(ctx context.Context, tx *engine.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 // exec runs fn as one write transaction that returns nothing but an error.
 func (db *DB) exec(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error {
 	return db.e.Write(ctx, fn)

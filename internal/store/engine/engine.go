@@ -39,6 +39,15 @@ type Engine interface {
 	Close() error
 }
 
+// KeyedWriter is an Engine that can commit a write together with others
+// when the write names the one lock it takes (Tx.Lock): PostgreSQL's group
+// commit. WriteKeyed is Write for such a write; fn may take no other lock
+// (one that does runs again alone), and writes of one key never share a
+// transaction.
+type KeyedWriter interface {
+	WriteKeyed(ctx context.Context, key string, fn func(ctx context.Context, tx *Tx) error) error
+}
+
 // Versions is an engine's source of the change versions of cache scopes
 // (see store's cache.go): table cache_versions, bumped by triggers in the
 // transaction of every change.

@@ -66,8 +66,9 @@ const (
 
 // Engine is a PostgreSQL database.
 type Engine struct {
-	db  *sql.DB
-	obs *observer
+	db     *sql.DB
+	obs    *observer
+	groups *grouper // keyed writes' group commit (group.go)
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -120,15 +121,20 @@ func Open(ctx context.Context, url string, o Options) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connecting to PostgreSQL: %w", err)
 	}
-	return &Engine{db: db, obs: &observer{cfg: cfg}}, nil
+	e := &Engine{db: db, obs: &observer{cfg: cfg}}
+	e.groups = newGrouper(e)
+	return e, nil
 }
 
 func (*Engine) Name() string                   { return "postgres" }
 func (e *Engine) Reader() *sql.DB              { return e.db }
 func (*Engine) Migrations() []engine.Migration { return migrations }
 func (e *Engine) Pools() map[string]*sql.DB    { return map[string]*sql.DB{"db": e.db} }
-func (e *Engine) Close() error                 { return errors.Join(e.obs.close(), e.db.Close()) }
-func (e *Engine) Interpret(err error) error    { return interpret(err) }
+func (e *Engine) Close() error {
+	e.groups.close()
+	return errors.Join(e.obs.close(), e.db.Close())
+}
+func (e *Engine) Interpret(err error) error { return interpret(err) }
 
 // Rebind turns '?' placeholders into $1, $2, … (no statement of the store
 // has a '?' inside a literal).
@@ -177,9 +183,7 @@ func (e *Engine) Write(ctx context.Context, fn func(ctx context.Context, tx *eng
 //
 // On a pipelined transaction the lock is sent with the next statement.
 func lock(ctx context.Context, c engine.Conn, key string) error {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	q, args := `SELECT pg_advisory_xact_lock($1)`, []any{int64(h.Sum64())}
+	q, args := `SELECT pg_advisory_xact_lock($1)`, []any{lockID(key)}
 	if d, ok := ctx.Deadline(); ok {
 		ms := max(time.Until(d).Milliseconds(), 1)
 		q, args = `SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock($1)`, append(args, strconv.FormatInt(ms, 10)+"ms")
@@ -190,6 +194,19 @@ func lock(ctx context.Context, c engine.Conn, key string) error {
 	}
 	_, err := c.ExecContext(ctx, q, args...)
 	return err
+}
+
+// lockID is the number of key's advisory lock.
+func lockID(key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int64(h.Sum64())
+}
+
+// BatchStats returns how many groups of keyed writes were begun and how many
+// writes they carried in all (group.go).
+func (e *Engine) BatchStats() (groups, writes uint64) {
+	return e.groups.groups.Load(), e.groups.writes.Load()
 }
 
 // Versions reads cache_versions on every observation: other replicas write
