@@ -111,6 +111,12 @@ type grouper struct {
 	// groups and writes count the groups begun and the writes they
 	// carried, for BatchStats.
 	groups, writes atomic.Uint64
+	// alone counts the writes run again alone after their group.
+	alone atomic.Uint64
+
+	// gate, when set, runs in a writer once it has taken a group's first
+	// write and before it gathers the others (tests).
+	gate atomic.Pointer[func()]
 }
 
 func newGrouper(e *Engine) *grouper {
@@ -167,6 +173,7 @@ func (e *Engine) WriteKeyed(ctx context.Context, key string, fn func(ctx context
 		if !o.alone {
 			return o.err
 		}
+		g.alone.Add(1)
 	}
 	return e.Write(ctx, fn)
 }
@@ -197,6 +204,9 @@ func (g *grouper) loop() {
 				return
 			}
 			add(r)
+		}
+		if f := g.gate.Load(); f != nil {
+			(*f)()
 		}
 	gather:
 		for open && len(batch) < maxGroup {
