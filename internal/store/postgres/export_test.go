@@ -24,3 +24,6 @@ func HoldGroups(e *Engine) (held, queued func() int, release func()) {
 // RunAlone is the number of e's writes that ran again alone after their
 // group.
 func RunAlone(e *Engine) uint64 { return e.groups.alone.Load() }
+
+// GroupWriters is the number of groups in flight at once.
+const GroupWriters = groupWriters

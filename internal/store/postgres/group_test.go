@@ -69,9 +69,9 @@ func createIn(a groupAccount, name string, max int) quota.CreateImageInput {
 }
 
 // together runs calls concurrently with e's group writers held until all of
-// them are queued, so that they go in two groups (a writer takes the first
-// and holds it, the other writer the second, and gathers the others when
-// released), and returns their errors in order. keys is the number of
+// them are queued, so that they go in as many groups as there are writers
+// (each writer takes one call and holds it; the first gathers the others
+// when released), and returns their errors in order. keys is the number of
 // accounts the calls write to.
 func together(t *testing.T, e *postgres.Engine, keys int, calls ...func() error) []error {
 	t.Helper()
@@ -87,22 +87,21 @@ func together(t *testing.T, e *postgres.Engine, keys int, calls ...func() error)
 			}
 		}
 	}
+	writers := min(postgres.GroupWriters, len(calls))
 	for i, call := range calls {
 		wg.Go(func() { errs[i] = call() })
-		if i == 0 {
-			// The first goes to a writer, which holds it.
-			wait("the first write", func() bool { return held() >= 1 })
+		if i < writers {
+			// Each writer takes one and holds it.
+			wait("a writer's first write", func() bool { return held() > i })
 		}
 	}
-	// The other writer (idle) takes one and is held too; the rest queue.
-	wait("the others", func() bool { return held()+queued() >= len(calls) && held() >= min(2, len(calls)) })
+	wait("the others", func() bool { return held()+queued() >= len(calls) })
 	release()
 	wg.Wait()
-	// Two groups: the first write's, and the one the other writer held
-	// with the rest, but for a write of a key already in it, which waits
-	// for a group of its own.
-	if g, w := e.BatchStats(); w-w0 != uint64(len(calls)) || g-g0 > uint64(2+len(calls)-keys) {
-		t.Errorf("%d writes went in %d groups, want %d in %d", w-w0, g-g0, len(calls), 2+len(calls)-keys)
+	// A group per writer, and one for each write of a key already in its
+	// writer's group, at most.
+	if g, w := e.BatchStats(); w-w0 != uint64(len(calls)) || g-g0 > uint64(writers+len(calls)-keys) {
+		t.Errorf("%d writes went in %d groups, want %d in %d at most", w-w0, g-g0, len(calls), writers+len(calls)-keys)
 	}
 	return errs
 }
@@ -125,6 +124,7 @@ func TestPostgresGroupOneFailsAlone(t *testing.T) {
 	dbs, es := groupStores(t, 1)
 	db, e := dbs[0], es[0]
 	accts := groupAccounts(t, db, 8)
+	replay6 := quota.Replay{Key: replayKey("group-6"), Action: "CreateImage", Expires: time.Now().Add(time.Minute)}
 	calls := []func() error{}
 	for i, a := range accts {
 		in := createIn(a, fmt.Sprintf("img-%d", i), 5)
@@ -135,7 +135,7 @@ func TestPostgresGroupOneFailsAlone(t *testing.T) {
 			in.DefaultMax = 0
 		case 6:
 			// Replay-protected, as the API's writes are.
-			in.Actor.Replay = quota.Replay{Key: replayKey("group-6"), Action: "CreateImage", Expires: time.Now().Add(time.Minute)}
+			in.Actor.Replay = replay6
 		}
 		calls = append(calls, func() error { _, _, err := db.CreateImage(t.Context(), in); return err })
 	}
@@ -164,7 +164,7 @@ func TestPostgresGroupOneFailsAlone(t *testing.T) {
 	}
 	// The replayed create answers from its record.
 	in := createIn(accts[6], "img-6", 5)
-	in.Actor.Replay = quota.Replay{Key: replayKey("group-6"), Action: "CreateImage", Expires: time.Now().Add(time.Minute)}
+	in.Actor.Replay = replay6
 	if _, replayed, err := db.CreateImage(t.Context(), in); err != nil || !replayed {
 		t.Errorf("replay of create 6: replayed %v, %v", replayed, err)
 	}
@@ -211,10 +211,10 @@ func TestPostgresGroupStatementFails(t *testing.T) {
 	}
 	a0 := postgres.RunAlone(e)
 	errs := together(t, e, len(calls), calls...)
-	// The group with the NUL runs again, each write alone: all but the
-	// one the other writer took.
-	if n := postgres.RunAlone(e) - a0; n != uint64(len(calls)-1) {
-		t.Errorf("%d writes ran again alone, want %d", n, len(calls)-1)
+	// The group with the NUL runs again, each write alone: all but those
+	// the other writers took.
+	if n, want := postgres.RunAlone(e)-a0, uint64(len(calls)-(postgres.GroupWriters-1)); n != want {
+		t.Errorf("%d writes ran again alone, want %d", n, want)
 	}
 	for i, a := range dels {
 		if err, n := errs[len(accts)+i], len(images(t, db, a)); err != nil || n != 0 {
