@@ -104,9 +104,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // Pools returns the connection pools by name, for metrics.
 func (db *DB) Pools() map[string]*sql.DB { return db.e.Pools() }
 
-// BatchStats returns how many write transactions the SQLite writer ran and
-// how many writes they carried in all (their ratio is the mean batch size);
-// zeros on an engine that does not commit writes together.
+// BatchStats returns how many write transactions the SQLite writer ran, or
+// PostgreSQL's groups of keyed writes, and how many writes they carried in
+// all (their ratio is the mean batch size); zeros on an engine that does not
+// commit writes together.
 func (db *DB) BatchStats() (batches, writes uint64) {
 	if b, ok := db.e.(interface{ BatchStats() (uint64, uint64) }); ok {
 		return b.BatchStats()

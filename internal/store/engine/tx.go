@@ -15,7 +15,9 @@ import (
 //   - A write function may run more than once. SQLite commits concurrent
 //     writes together in one transaction; when one of them fails after
 //     changing something, the transaction is rolled back and every write of
-//     it runs again, each inside a savepoint. So a write function computes
+//     it runs again, each inside a savepoint. PostgreSQL does the same with
+//     concurrent keyed writes (KeyedWriter), which then run again each in a
+//     transaction of its own. So a write function computes
 //     its results afresh on every run and has no effect outside the
 //     database that a second run would repeat (store's write helper keeps
 //     only the results of the run that counted).
