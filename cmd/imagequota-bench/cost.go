@@ -18,7 +18,7 @@ type cost struct {
 	cpu       time.Duration // user + system CPU time of the process
 	written   int64         // bytes the process caused to be written to storage
 	writtenOK bool          // whether written could be read (/proc/self/io)
-	commits   uint64        // SQLite write transactions
+	commits   uint64        // SQLite write transactions, PostgreSQL groups
 	writes    uint64        // writes they carried
 	pg        time.Duration // CPU time of the PostgreSQL backends of the store
 	pgOK      bool          // whether pg was measured
@@ -57,19 +57,20 @@ func (u cost) since(before cost) cost {
 }
 
 // perPair describes c as notes of a run of pairs create+delete pairs:
-// process CPU per pair (generator included) and, on SQLite, bytes written
-// per pair and writes per commit.
+// process CPU per pair (generator included), on SQLite bytes written per
+// pair, and writes per commit where writes are committed together (SQLite's
+// batches, PostgreSQL's groups).
 func (c cost) perPair(pairs int64) []string {
 	if pairs <= 0 {
 		return nil
 	}
 	notes := []string{fmt.Sprintf("process CPU %.0fµs/pair, generator included", float64(c.cpu.Microseconds())/float64(pairs))}
-	if c.commits == 0 {
-		// PostgreSQL: the database's own CPU and writes are another process's.
-		return notes
-	}
-	if c.writtenOK {
+	// On PostgreSQL (pgOK) the database's own writes are another process's.
+	if c.writtenOK && !c.pgOK && c.commits > 0 {
 		notes = append(notes, fmt.Sprintf("%.1f KiB written/pair", float64(c.written)/1024/float64(pairs)))
+	}
+	if c.commits == 0 {
+		return notes
 	}
 	return append(notes, fmt.Sprintf("%.1f writes/commit", float64(c.writes)/float64(c.commits)))
 }
