@@ -189,7 +189,8 @@ func badHugeHeaders(r request, n int) request {
 // requests to a real listener on each engine. Each case must get its
 // documented status and code with a message naming the parameter, never a
 // 500, and must change nothing: the quota, the image lists (names and
-// descriptions included) and the audit trail are compared after every case.
+// descriptions included) and the audit trail are compared after every group
+// of cases sent together, and after all of them.
 func TestBadInput(t *testing.T) {
 	parallelFirst(t)
 	// The engines run at once, within this test's turn among the parallel
@@ -573,49 +574,62 @@ func runBadInput(t *testing.T, e *env) {
 	if len(want.Images) != 2 || want.AuditLen == 0 {
 		t.Fatalf("setup: %d images, %d audit records", len(want.Images), want.AuditLen)
 	}
-	// The cases run badWorkers at a time, each in a parallel subtest of
-	// "cases": every one must change nothing, so none can see another's
-	// effect unless one of them is a defect. The state is compared after
-	// every case of an action that changes something (and of no or an
-	// unknown action), and once more after all of them; the cases of the
-	// Describe actions, which change nothing when they succeed, are checked
-	// by those comparisons.
-	slots := make(chan struct{}, badWorkers)
+	// The cases run in groups of badWorkers, the cases of a group at once,
+	// each in a subtest of "cases": every one must change nothing, so none
+	// can see another's effect unless one of them is a defect. The state is
+	// compared after each group holding a case of an action that changes
+	// something (or of no or an unknown action), naming the group's cases
+	// when it changed, and once more after all of them. A change one case
+	// makes stays (nothing undoes it), so the final comparison alone would
+	// catch it; the comparisons after the groups say where it came from.
+	// The Describe actions' cases, which change nothing when they succeed,
+	// are checked by those comparisons.
 	t.Run("cases", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				take(t, slots)
-				switch {
-				case c.raw != nil:
-					if got := c.raw(t, c.req); got != c.status {
-						t.Errorf("HTTP %d; want %d", got, c.status)
-					}
-				case c.status == http.StatusOK:
-					r := e.send(t, c.req)
-					r.wantOK(t)
-					if c.check != nil {
-						c.check(t, r)
-					}
-				default:
-					r := e.send(t, c.req)
-					r.wantError(t, c.status, c.code, c.names...)
+		for group := range slices.Chunk(cases, badWorkers) {
+			var wg sync.WaitGroup
+			changing := false
+			for _, c := range group {
+				changing = changing || !strings.HasPrefix(c.name, "Describe")
+				wg.Go(func() { t.Run(c.name, func(t *testing.T) { runBadCase(t, e, c) }) })
+			}
+			wg.Wait()
+			if !changing {
+				continue
+			}
+			if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
+				names := make([]string, len(group))
+				for i, c := range group {
+					names[i] = c.name
 				}
-				if strings.HasPrefix(c.name, "Describe") {
-					return
-				}
-				if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
-					gj, _ := json.Marshal(got)
-					wj, _ := json.Marshal(want)
-					t.Errorf("the state changed, in this case or in one that ran beside it:\nbefore %s\nafter  %s", wj, gj)
-				}
-			})
+				gj, _ := json.Marshal(got)
+				wj, _ := json.Marshal(want)
+				t.Fatalf("the state changed in one of the cases %s, run together:\nbefore %s\nafter  %s", strings.Join(names, ", "), wj, gj)
+			}
 		}
 	})
 	if got := badSnapshot(t, e, other); !reflect.DeepEqual(got, want) {
 		gj, _ := json.Marshal(got)
 		wj, _ := json.Marshal(want)
 		t.Errorf("after all the cases the state had changed:\nbefore %s\nafter  %s", wj, gj)
+	}
+}
+
+// runBadCase sends c's request and checks its answer.
+func runBadCase(t *testing.T, e *env, c badCase) {
+	switch {
+	case c.raw != nil:
+		if got := c.raw(t, c.req); got != c.status {
+			t.Errorf("HTTP %d; want %d", got, c.status)
+		}
+	case c.status == http.StatusOK:
+		r := e.send(t, c.req)
+		r.wantOK(t)
+		if c.check != nil {
+			c.check(t, r)
+		}
+	default:
+		r := e.send(t, c.req)
+		r.wantError(t, c.status, c.code, c.names...)
 	}
 }
 
