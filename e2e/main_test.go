@@ -32,16 +32,18 @@ var testSlots, subtestSlots chan struct{}
 func TestMain(m *testing.M) {
 	flag.Parse()
 	slots := 2 * runtime.GOMAXPROCS(0)
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if given {
-		slots, _ = strconv.Atoi(flag.Lookup("test.parallel").Value.String())
-		slots = max(slots, 1)
-	} else {
-		// go test's own bound would release the parallel tests in no
-		// particular order: the slots below bound them instead.
-		_ = flag.Set("test.parallel", "1000")
-	}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "test.parallel" {
+			slots, _ = strconv.Atoi(f.Value.String())
+			slots = max(slots, 1)
+		}
+	})
+	// The slots below bound the tests, -parallel when given. go test's own
+	// bound is lifted: it would release the parallel tests in no particular
+	// order, and, counting a test that waits for a slot or for its
+	// subtests as running, it could leave the subtests that test waits for
+	// no room to run.
+	_ = flag.Set("test.parallel", "1000")
 	testSlots, subtestSlots = make(chan struct{}, slots), make(chan struct{}, slots)
 	testkit.Main(m)
 }

@@ -54,7 +54,11 @@ func Main(m *testing.M) {
 	if raceEnabled {
 		os.Setenv("GORACE", withoutExitSleep(os.Getenv("GORACE")))
 	}
-	flag.Parse()
+	// A TestMain may have parsed the flags and changed some (e2e's sets
+	// -test.parallel): parsing them again would undo that.
+	if !flag.Parsed() {
+		flag.Parse()
+	}
 	var built sync.WaitGroup
 	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" {
 		for _, b := range uniqueBuilds() {
