@@ -78,9 +78,9 @@ type usageEntry struct {
 // newReadCache makes a cache whose versions come from fetch, or from quick
 // when it can tell.
 func newReadCache(fetch func(ctx context.Context, scopes []string) (map[string]int64, error),
-	quick func(scopes []string) (map[string]int64, bool)) *readCache {
+	quick func(scopes []string) (map[string]int64, bool), spacing time.Duration) *readCache {
 	return &readCache{
-		watch:  &versionWatch{fetch: fetch, quick: quick},
+		watch:  &versionWatch{fetch: fetch, quick: quick, spacing: spacing},
 		keys:   map[string]credEntry{},
 		tokens: map[string]credEntry{},
 		usage:  map[string]usageEntry{},
@@ -104,6 +104,9 @@ func putBounded[V any](mu *sync.RWMutex, m map[string]V, k string, v V) {
 type versionWatch struct {
 	fetch func(ctx context.Context, scopes []string) (map[string]int64, error)
 	quick func(scopes []string) (map[string]int64, bool)
+	// spacing, when above 0, is the least time from the start of one
+	// observation to the start of the next (engine.Spaced).
+	spacing time.Duration
 
 	mu      sync.Mutex
 	running bool
@@ -152,10 +155,15 @@ func (w *versionWatch) observe(ctx context.Context, scopes ...string) (map[strin
 // run performs round r, then each next round that calls gathered for.
 func (w *versionWatch) run(r *vround) {
 	for r != nil {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), observeTimeout)
 		r.vals, r.err = w.fetch(ctx, slices.Collect(maps.Keys(r.scopes)))
 		cancel()
 		close(r.done)
+		// The calls that arrive meanwhile gather for the next round.
+		if d := w.spacing - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
 		w.mu.Lock()
 		r = w.next
 		w.next = nil

@@ -72,12 +72,16 @@ func New(e engine.Engine, opts Options) *DB {
 		opts.Now = time.Now
 	}
 	v := e.Versions()
+	var spacing time.Duration
+	if sp, ok := v.(engine.Spaced); ok {
+		spacing = sp.Spacing()
+	}
 	var replays replayRecords = keyedReplays{}
 	if e.Name() == "sqlite" {
 		replays = &arrivalReplays{}
 	}
 	return &DB{e: e, r: e.Reader(), now: opts.Now, afterCheck: opts.AfterAdmissionCheck, box: opts.Secrets,
-		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick), outbox: newOutbox(), replays: replays}
+		queries: map[string]string{}, cache: newReadCache(v.Fetch, v.Quick, spacing), outbox: newOutbox(), replays: replays}
 }
 
 // AppliedAtOpen returns the migrations Open applied: on SQLite, which is

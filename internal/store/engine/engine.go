@@ -9,6 +9,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // Engine is one database as package store uses it.
@@ -58,6 +59,14 @@ type Versions interface {
 	// Quick returns the versions of scopes without a query when the engine
 	// can tell that they are current; false when it cannot.
 	Quick(scopes []string) (map[string]int64, bool)
+}
+
+// Spaced is a Versions whose observations each cost a round trip to the
+// database: the read cache starts them at most once every Spacing, so that
+// more reads share each one (a read still waits for an observation that
+// began after it did).
+type Spaced interface {
+	Spacing() time.Duration
 }
 
 // Conn is what a transaction's statements run on: a *sql.Tx, or a

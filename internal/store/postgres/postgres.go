@@ -215,6 +215,20 @@ func (e *Engine) Versions() engine.Versions { return e.obs }
 
 func (*observer) Quick([]string) (map[string]int64, bool) { return nil, false }
 
+// Spacing: a replica's observations start at most every observeSpacing
+// (engine.Spaced).
+func (*observer) Spacing() time.Duration { return observeSpacing }
+
+// observeSpacing is the least time between the starts of two observations
+// of a replica. Every request waits for an observation that began after it
+// arrived, and the requests that arrive while one runs share the next:
+// spaced out, each observation serves more of them (it looks up more
+// scopes, which costs PostgreSQL little), for at most this much more wait.
+// Scenario e/a, alternated on a quiet machine: 500 µs served 15,100–16,800
+// requests a second against 12,800–16,500 without spacing (medians 16,600
+// and 13,800), 1 ms fewer than either (PERFORMANCE.md).
+const observeSpacing = 500 * time.Microsecond
+
 // Bulk runs fn on a connection of the pool.
 func (e *Engine) Bulk(ctx context.Context, fn func(ctx context.Context, conn *sql.Conn) error) error {
 	conn, err := e.db.Conn(ctx)
