@@ -138,17 +138,7 @@ func (db *DB) q(s string) string {
 // than once, and changes the database only through tx.Exec) and returns what
 // its last run returned: a result is never left over from an earlier run.
 func write[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (T, error) {
-	var out T
-	err := db.e.Write(ctx, func(ctx context.Context, tx *engine.Tx) error {
-		var err error
-		out, err = fn(ctx, tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return runWrite(ctx, db.e.Write, fn)
 }
 
 // writeKeyed is write for a write that takes no lock but key's: an engine
@@ -159,8 +149,16 @@ func writeKeyed[T any](ctx context.Context, db *DB, key string, fn func(ctx cont
 	if !ok || key == "" {
 		return write(ctx, db, fn)
 	}
+	return runWrite(ctx, func(ctx context.Context, f func(ctx context.Context, tx *engine.Tx) error) error {
+		return kw.WriteKeyed(ctx, key, f)
+	}, fn)
+}
+
+// runWrite runs fn through run, keeping the result of fn's last run.
+func runWrite[T any](ctx context.Context, run func(ctx context.Context, fn func(ctx context.Context, tx *engine.Tx) error) error,
+	fn func(ctx context.Context, tx *engine.Tx) (T, error)) (T, error) {
 	var out T
-	err := kw.WriteKeyed(ctx, key, func(ctx context.Context, tx *engine.Tx) error {
+	err := run(ctx, func(ctx context.Context, tx *engine.Tx) error {
 		var err error
 		out, err = fn(ctx, tx)
 		return err

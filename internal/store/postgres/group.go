@@ -271,14 +271,9 @@ type group struct {
 }
 
 // gstmt is a statement of a group: a change (check, when not nil, is given
-// the rows it changed), or a read whose first row goes to read.
-type gstmt struct {
-	query string
-	args  []any
-	check func(n int64) error
-	read  *ahead
-	tag   *pgconn.CommandTag // a change whose answer its write waits for
-}
+// the rows it changed; tag, its answer, for a write that waits for it), or a
+// read whose first row goes to read.
+type gstmt = queued
 
 // newGroup takes a connection and queues BEGIN and the writes' locks, in the
 // order of their numbers.
@@ -532,32 +527,7 @@ func (gr *group) send() {
 			b.Queue(s.query, s.args...)
 		}
 		br := conn.SendBatch(gr.ctx, b)
-		err := func() error {
-			for _, s := range stmts {
-				if s.read != nil {
-					err := br.QueryRow().Scan(s.read.dest...)
-					s.read.done, s.read.err = true, err
-					if err != nil && !errors.Is(err, sql.ErrNoRows) {
-						return err
-					}
-					continue
-				}
-				tag, err := br.Exec()
-				if err != nil {
-					return err
-				}
-				if s.tag != nil {
-					*s.tag = tag
-				}
-				if s.check != nil {
-					if err := s.check(tag.RowsAffected()); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}()
-		err = errors.Join(err, br.Close())
+		err := errors.Join(answer(br, stmts), br.Close())
 		if err != nil && conn.IsClosed() {
 			return errors.Join(err, driver.ErrBadConn)
 		}

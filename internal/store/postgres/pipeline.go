@@ -36,8 +36,37 @@ type pipeTx struct {
 type queued struct {
 	query string
 	args  []any
-	check func(n int64) error
-	read  *ahead // a query's row, for QueryRowAhead
+	check func(n int64) error // given the rows a change changed
+	read  *ahead              // a query's row, for QueryRowAhead
+	tag   *pgconn.CommandTag  // a change's answer, for a write that waits for it
+}
+
+// answer reads the results of stmts, queued in this order on br, into
+// their reads, tags and checks; it stops at the first error.
+func answer(br pgx.BatchResults, stmts []queued) error {
+	for _, q := range stmts {
+		if q.read != nil {
+			err := br.QueryRow().Scan(q.read.dest...)
+			q.read.done, q.read.err = true, err
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			continue
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		if q.tag != nil {
+			*q.tag = tag
+		}
+		if q.check != nil {
+			if err := q.check(tag.RowsAffected()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ahead is the row of a query sent ahead of its Scan.
@@ -85,24 +114,8 @@ func (p *pipeTx) send(ctx context.Context, last string, args []any, read func(br
 					return err
 				}
 			}
-			for _, q := range pending {
-				if q.read != nil {
-					err := br.QueryRow().Scan(q.read.dest...)
-					q.read.done, q.read.err = true, err
-					if err != nil && !errors.Is(err, sql.ErrNoRows) {
-						return err
-					}
-					continue
-				}
-				tag, err := br.Exec()
-				if err != nil {
-					return err
-				}
-				if q.check != nil {
-					if err := q.check(tag.RowsAffected()); err != nil {
-						return err
-					}
-				}
+			if err := answer(br, pending); err != nil {
+				return err
 			}
 			if last != "" && read != nil {
 				return read(br)
