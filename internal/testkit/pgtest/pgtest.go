@@ -87,7 +87,7 @@ func Create(ctx context.Context, server, prefix string) (dbURL string, drop func
 	name := prefix + "_" + hex.EncodeToString(b)
 	// FILE_COPY copies template1's few megabytes as files; the default
 	// (WAL_LOG, since PostgreSQL 15) writes every page of it to the WAL,
-	// which costs the server several times the CPU, and the tests make
+	// which costs the server about twice the CPU, and the tests make
 	// dozens of databases.
 	if err := exec(ctx, server, "CREATE DATABASE "+name+createStrategy(ctx, server)); err != nil {
 		return "", nil, fmt.Errorf("create database %s: %w", name, err)
