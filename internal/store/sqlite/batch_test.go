@@ -171,16 +171,7 @@ func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 		return err
 	}
 	boom := errors.New("boom")
-	paused, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
-			close(paused)
-			<-release
-			return insert(ctx, tx, "first")
-		})
-	}()
-	<-paused // the writer runs the first write; the next three queue behind it
+	// The first write holds the writer; the next three queue behind it.
 	writes := []struct {
 		name string
 		fn   func(ctx context.Context, tx *engine.Tx) error
@@ -195,24 +186,15 @@ func TestGroupCommitUndoesAFailedWrite(t *testing.T) {
 		}, boom},
 		{"after", func(ctx context.Context, tx *engine.Tx) error { return insert(ctx, tx, "after") }, nil},
 	}
-	results := make([]chan error, len(writes))
+	results := make([]error, len(writes))
+	calls := make([]func(), len(writes))
 	for i, w := range writes {
-		results[i] = make(chan error, 1)
-		go func() { results[i] <- e.Write(context.Background(), w.fn) }()
-		// One at a time, so that they queue in this order.
-		for deadline := time.Now().Add(30 * time.Second); e.QueueLen() < i+1; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("write %q did not queue", w.name)
-			}
-		}
+		calls[i] = func() { results[i] = e.Write(context.Background(), w.fn) }
 	}
 	b0, _ := db.BatchStats()
-	close(release)
-	if err := <-first; err != nil {
-		t.Fatalf("first write: %v", err)
-	}
+	inOneBatchBehind(t, e, func(ctx context.Context, tx *engine.Tx) error { return insert(ctx, tx, "first") }, calls...)
 	for i, w := range writes {
-		if err := <-results[i]; !errors.Is(err, w.want) {
+		if err := results[i]; !errors.Is(err, w.want) {
 			t.Errorf("write %q: %v, want %v", w.name, err, w.want)
 		}
 	}

@@ -48,13 +48,23 @@ func raw(t *testing.T, path string) *sql.DB {
 // call has returned.
 func inOneBatch(t *testing.T, e *sqlite.Engine, calls ...func()) {
 	t.Helper()
+	inOneBatchBehind(t, e, nil, calls...)
+}
+
+// inOneBatchBehind is inOneBatch whose holding write, once released, runs
+// hold (when not nil) in its own transaction, before the batch of calls.
+func inOneBatchBehind(t *testing.T, e *sqlite.Engine, hold func(ctx context.Context, tx *engine.Tx) error, calls ...func()) {
+	t.Helper()
 	paused, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
 		first <- e.Write(context.Background(), func(ctx context.Context, tx *engine.Tx) error {
 			close(paused)
 			<-release
-			return nil
+			if hold == nil {
+				return nil
+			}
+			return hold(ctx, tx)
 		})
 	}()
 	<-paused
