@@ -37,11 +37,12 @@ func replayableAhead[T any](ctx context.Context, db *DB, r quota.Replay, account
 	return replayableRun(ctx, db, r, accountID, true, fn)
 }
 
-// replayedAhead carries a recorded answer out of a write whose changes must
-// be rolled back (replayableAhead).
-type replayedAhead struct{ stored string }
+// recordedAnswer carries a replay record's answer out of the write that found
+// it: as an error, so that whatever the write did (with the lookup sent
+// ahead, fn has run) is rolled back.
+type recordedAnswer struct{ stored string }
 
-func (replayedAhead) Error() string { return "store: the request was replayed" }
+func (recordedAnswer) Error() string { return "store: the request was replayed" }
 
 func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID string, early bool, fn func(ctx context.Context, tx *engine.Tx) (T, error)) (res T, replayed bool, err error) {
 	// The writes that may go with the replay lookup sent ahead take no
@@ -56,11 +57,8 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 		return res, false, err
 	}
 	rkey := replayKey(r)
-	type outcome struct {
-		res      T
-		replayed bool
-	}
-	o, err := writeKeyed(ctx, db, key, func(ctx context.Context, tx *engine.Tx) (outcome, error) {
+	res, err = writeKeyed(ctx, db, key, func(ctx context.Context, tx *engine.Tx) (T, error) {
+		var zero T
 		// Concurrent copies of one request (a client's retry while the first
 		// is still in flight) wait for each other here. They are of one
 		// account, whose lock CreateImage takes anyway; a Tx takes a lock
@@ -70,14 +68,17 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 			lock = "replay/" + r.Key
 		}
 		if err := tx.Lock(ctx, lock); err != nil {
-			return outcome{}, err
+			return zero, err
 		}
-		seen := func(action string) error {
+		// found is what a record of this request, unexpired, makes the
+		// write return: its answer (recordedAnswer), or a refusal when the
+		// record answered another action.
+		found := func(action, stored string) error {
 			if action != r.Action {
 				return quota.Errorf(quota.CodeSignatureReused,
 					"This request's signature was already used for %s; it cannot be used for %s. Sign every request afresh.", action, r.Action)
 			}
-			return nil
+			return recordedAnswer{stored: stored}
 		}
 		var res T
 		if kr, ok := db.replays.(keyedReplays); ok && early && tx.Pipelined() {
@@ -86,67 +87,55 @@ func replayableRun[T any](ctx context.Context, db *DB, r quota.Replay, accountID
 			get := kr.lookupAhead(ctx, db, tx, rkey)
 			var ferr error
 			res, ferr = fn(ctx, tx)
-			action, stored, found, err := get()
+			action, stored, ok, err := get()
 			if err != nil {
-				return outcome{}, err
+				return zero, err
 			}
-			if found && !replayExpired(rkey, db.now()) {
-				if err := seen(action); err != nil {
-					return outcome{}, err
-				}
-				// fn's changes must not be committed: an error rolls
-				// them back, and carries the answer out.
-				return outcome{}, replayedAhead{stored: stored}
+			if ok && !replayExpired(rkey, db.now()) {
+				return zero, found(action, stored)
 			}
 			if ferr != nil {
-				return outcome{}, ferr
+				return zero, ferr
 			}
 		} else {
-			action, stored, found, err := db.replays.lookup(ctx, db, tx, rkey)
+			action, stored, ok, err := db.replays.lookup(ctx, db, tx, rkey)
 			if err != nil {
-				return outcome{}, err
+				return zero, err
 			}
-			if found && !replayExpired(rkey, db.now()) {
-				if err := seen(action); err != nil {
-					return outcome{}, err
-				}
-				var o outcome
-				if err := json.Unmarshal([]byte(stored), &o.res); err != nil {
-					return outcome{}, err
-				}
-				o.replayed = true
-				return o, nil
+			if ok && !replayExpired(rkey, db.now()) {
+				return zero, found(action, stored)
 			}
 			if res, err = fn(ctx, tx); err != nil {
-				return outcome{}, err
+				return zero, err
 			}
 		}
 		answer, err := replayAnswer(res)
 		if err != nil {
-			return outcome{}, err
+			return zero, err
 		}
 		// Once a second, a write also removes up to pruneLimit expired
 		// records, so the table holds about the last window's writes.
 		if now := db.now(); db.pruneDue(now) {
 			if err := db.replays.prune(ctx, db, tx, now); err != nil {
-				return outcome{}, err
+				return zero, err
 			}
 		}
 		// The record comes last: once it is kept, the write succeeds.
 		if err := db.replays.record(ctx, db, tx, rkey, r.Action, answer); err != nil {
-			return outcome{}, err
+			return zero, err
 		}
-		return outcome{res: res}, nil
+		return res, nil
 	})
-	var ra replayedAhead
+	var ra recordedAnswer
 	if errors.As(err, &ra) {
-		if err := json.Unmarshal([]byte(ra.stored), &res); err != nil {
+		var recorded T
+		if err := json.Unmarshal([]byte(ra.stored), &recorded); err != nil {
 			var zero T
 			return zero, false, err
 		}
-		return res, true, nil
+		return recorded, true, nil
 	}
-	return o.res, o.replayed, err
+	return res, false, err
 }
 
 // replayAnswer is the JSON of a result kept for replays: encoding/json's,
