@@ -79,7 +79,7 @@ type groupReq struct {
 	fn    func(ctx context.Context, tx *engine.Tx) error
 	begin chan *group       // the write's group; nil: run alone
 	done  chan groupOutcome // the group's end
-	state atomic.Int32      // queued, started or abandoned
+	claim engine.Claim      // the writer starts it, or its caller abandons it
 	tx    *engine.Tx        // the write's transaction in its group
 	pipe  *wpipe            // its pipeline there
 	err   error             // what its function returned
@@ -89,18 +89,6 @@ type groupOutcome struct {
 	err   error
 	alone bool // run the write again, alone
 }
-
-const (
-	reqQueued int32 = iota
-	reqStarted
-	reqAbandoned
-)
-
-func (r *groupReq) start() bool {
-	return r.state.CompareAndSwap(reqQueued, reqStarted) || r.state.Load() == reqStarted
-}
-
-func (r *groupReq) abandon() bool { return r.state.CompareAndSwap(reqQueued, reqAbandoned) }
 
 // grouper gathers keyed writes into groups.
 type grouper struct {
@@ -164,7 +152,7 @@ func (e *Engine) WriteKeyed(ctx context.Context, key string, fn func(ctx context
 	select {
 	case gr = <-r.begin:
 	case <-ctx.Done():
-		if r.abandon() {
+		if r.claim.Abandon() {
 			return interpret(ctx.Err())
 		}
 		gr = <-r.begin
@@ -231,7 +219,7 @@ func (g *grouper) loop() {
 func (g *grouper) runGroup(batch []*groupReq) {
 	started := batch[:0:0]
 	for _, r := range batch {
-		if r.start() {
+		if r.claim.Start() {
 			started = append(started, r)
 		}
 	}

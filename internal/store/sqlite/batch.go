@@ -48,25 +48,10 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(ctx context.Context, tx *engine.Tx) error
 	done chan error
-	// state is queued until the writer starts the write or its caller,
-	// whose deadline passed first, abandons it: whichever comes first wins.
-	state atomic.Int32
+	// claim: the writer starts the write, or its caller, whose deadline
+	// passed first, abandons it.
+	claim engine.Claim
 }
-
-const (
-	queued int32 = iota
-	started
-	abandoned
-)
-
-// start claims the write for the writer; false when its caller abandoned it.
-func (r *writeReq) start() bool {
-	return r.state.CompareAndSwap(queued, started) || r.state.Load() == started
-}
-
-// abandon gives the write up for its caller; false when the writer has
-// already started it.
-func (r *writeReq) abandon() bool { return r.state.CompareAndSwap(queued, abandoned) }
 
 // wctx is the context a write's statements run with: the caller's values
 // without its cancellation. Once started, the write runs to its end inside
@@ -128,7 +113,7 @@ func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *engin
 	case err := <-req.done:
 		return err
 	case <-ctx.Done():
-		if req.abandon() {
+		if req.claim.Abandon() {
 			return ctx.Err()
 		}
 		return <-req.done
@@ -242,7 +227,7 @@ func (b *batcher) applyIn(ctx context.Context, c *sql.Conn, batch []*writeReq, e
 	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
-		if !r.start() {
+		if !r.claim.Start() {
 			errs[i] = context.Cause(r.ctx)
 			continue
 		}
@@ -278,7 +263,7 @@ func (b *batcher) applySaved(ctx context.Context, c *sql.Conn, batch []*writeReq
 	tx := engine.NewTx(c, nil)
 	ok := 0
 	for i, r := range batch {
-		if !r.start() {
+		if !r.claim.Start() {
 			errs[i] = context.Cause(r.ctx)
 			continue
 		}
