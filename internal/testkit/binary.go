@@ -42,14 +42,16 @@ var (
 
 // Main runs the tests of a package that runs the imagequota binary; call it
 // from the package's TestMain. When the tests end it removes the binaries
-// Binary and Tool built and the file MasterKeyFile wrote. With the race detector on, the binaries the tests start do
-// not sleep a second at exit, as the detector's default has every process
-// exiting 0 do, and the tests start many.
+// Binary and Tool built and the file MasterKeyFile wrote. With the race
+// detector on, neither the tests' process nor the binaries it starts sleep a
+// second at exit, as the detector's default has every process exiting 0 do,
+// and the tests start many.
 //
 // A run of the whole package needs the binaries, so they are built (at the
 // same time) while the first tests run rather than by the first test that
 // asks for one, with the others that need it waiting behind.
 func Main(m *testing.M) {
+	withoutOwnExitSleep()
 	mainRan = true
 	if raceEnabled {
 		os.Setenv("GORACE", withoutExitSleep(os.Getenv("GORACE")))
