@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ServerEnv names the variable holding a PostgreSQL server URL for tests.
@@ -106,13 +106,12 @@ func Create(ctx context.Context, server, prefix string) (dbURL string, drop func
 // FILE_COPY from PostgreSQL 15, where the clause exists; nothing before.
 func createStrategy(ctx context.Context, server string) string {
 	strategyOnce.Do(func() {
-		conn, err := pgx.Connect(ctx, server)
+		p, err := adminPool(server)
 		if err != nil {
 			return
 		}
-		defer conn.Close(context.Background())
 		var v int
-		if conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v) == nil && v >= 150000 {
+		if p.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v) == nil && v >= 150000 {
 			strategy = " STRATEGY FILE_COPY"
 		}
 	})
@@ -124,13 +123,44 @@ var (
 	strategy     string
 )
 
-// exec runs one statement on its own connection to server.
+// adminConns bounds the sessions each server's pool keeps for creating and
+// dropping databases: tests that start together wait their turn for one.
+const adminConns = 4
+
+var (
+	adminMu    sync.Mutex
+	adminPools = map[string]*pgxpool.Pool{}
+)
+
+// adminPool returns the pool of sessions on server that create and drop the
+// databases, made at first use and kept for the rest of the process. A
+// new PostgreSQL session costs the server tens of milliseconds of CPU, and
+// a test run makes and drops dozens of databases.
+func adminPool(server string) (*pgxpool.Pool, error) {
+	adminMu.Lock()
+	defer adminMu.Unlock()
+	if p := adminPools[server]; p != nil {
+		return p, nil
+	}
+	cfg, err := pgxpool.ParseConfig(server)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = adminConns
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	adminPools[server] = p
+	return p, nil
+}
+
+// exec runs one statement on server, in a session of its pool.
 func exec(ctx context.Context, server, sql string) error {
-	conn, err := pgx.Connect(ctx, server)
+	p, err := adminPool(server)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
+	_, err = p.Exec(ctx, sql)
 	return err
 }
