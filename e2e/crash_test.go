@@ -696,22 +696,3 @@ func (s *crashServer) wait(t *testing.T, signal string) {
 		t.Fatalf("imagequota serve (pid %d) did not exit within %v of %s", s.cmd.Process.Pid, crashWait, signal)
 	}
 }
-
-func (s *crashServer) checkRaces(t *testing.T) {
-	t.Helper()
-	if strings.Contains(s.stderr.String(), "DATA RACE") {
-		t.Errorf("imagequota serve (pid %d) reported a data race:\n%s", s.cmd.Process.Pid, s.notes())
-	}
-}
-
-// notes is what the server wrote to stderr apart from its INFO lines: warnings,
-// errors, panics and race reports.
-func (s *crashServer) notes() string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s.stderr.String(), "\n") {
-		if !strings.Contains(l, `"level":"INFO"`) {
-			b.WriteString(l)
-		}
-	}
-	return b.String()
-}

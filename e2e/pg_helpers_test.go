@@ -140,6 +140,7 @@ func startBinServerOf(t *testing.T, bin string, env, args []string, wait time.Du
 		_ = s.cmd.Process.Kill()
 		select {
 		case <-s.exited:
+			s.checkRaces(t)
 		case <-time.After(30 * time.Second):
 			t.Errorf("imagequota (pid %d) did not exit within 30 s of SIGKILL", s.cmd.Process.Pid)
 		}
@@ -154,12 +155,51 @@ func startBinServerOf(t *testing.T, bin string, env, args []string, wait time.Du
 	return s
 }
 
+// checkRaces fails t when the server (a race detector's build) reported a
+// data race.
+func (s *binServer) checkRaces(t *testing.T) {
+	t.Helper()
+	if strings.Contains(s.stderr.String(), "DATA RACE") {
+		t.Errorf("imagequota serve (pid %d) reported a data race:\n%s", s.cmd.Process.Pid, s.notes())
+	}
+}
+
+// notes is what the server wrote to stderr apart from its INFO lines: warnings,
+// errors, panics and race reports.
+func (s *binServer) notes() string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s.stderr.String(), "\n") {
+		if !strings.Contains(l, `"level":"INFO"`) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
 // pgServe starts `imagequota serve` with args added to --db dbURL --addr
 // 127.0.0.1:0, waits for the URL it prints, and stops it (SIGINT) when the
 // test ends.
 func pgServe(t *testing.T, dbURL string, args ...string) *pgServer {
 	t.Helper()
-	s := startBinServer(t, pgCleanEnv(), append([]string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"}, args...), time.Minute)
+	return pgServeOf(t, testkit.Binary(t), dbURL, args...)
+}
+
+// replicaBinary is the binary of a test's replica i: the race detector's
+// build for the first, which watches the server's own code in the
+// scenario, and the plain build (testkit.Tool), which starts and serves
+// several times faster and is what runs in production, for the others.
+func replicaBinary(t *testing.T, i int) string {
+	t.Helper()
+	if i == 0 {
+		return testkit.Binary(t)
+	}
+	return testkit.Tool(t)
+}
+
+// pgServeOf is pgServe with the binary bin.
+func pgServeOf(t *testing.T, bin, dbURL string, args ...string) *pgServer {
+	t.Helper()
+	s := startBinServerOf(t, bin, pgCleanEnv(), append([]string{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"}, args...), time.Minute)
 	t.Cleanup(func() {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		select {

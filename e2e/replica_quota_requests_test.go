@@ -32,8 +32,8 @@ func TestReplicasQuotaRequest(t *testing.T) {
 	recv := newHookReceiver(t, time.Now)
 	var replicas []*pgServer
 	var clients []*client.Client
-	for range 2 {
-		r := pgServe(t, dbURL, "--db-max-conns", "4", "--webhook-url", recv.srv.URL, "--webhook-secret-file", secretFile)
+	for i := range 2 {
+		r := pgServeOf(t, replicaBinary(t, i), dbURL, "--db-max-conns", "4", "--webhook-url", recv.srv.URL, "--webhook-secret-file", secretFile)
 		replicas = append(replicas, r)
 		clients = append(clients, pgConnClient(r.URL, key.ID, key.Secret, time.Minute))
 	}

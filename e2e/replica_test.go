@@ -56,7 +56,7 @@ func setupReplicas(t *testing.T) *replicaEnv {
 	// The request timeout is generous: this test is about what is admitted,
 	// not how fast; 200 creates for one location queue on one lock.
 	for i := 0; i < 2; i++ {
-		e.replicas = append(e.replicas, pgServe(t, dbURL, "--image-build-time", "0", "--db-max-conns", "8", "--request-timeout", "60s"))
+		e.replicas = append(e.replicas, pgServeOf(t, replicaBinary(t, i), dbURL, "--image-build-time", "0", "--db-max-conns", "8", "--request-timeout", "60s"))
 	}
 	if e.replicas[0].URL == e.replicas[1].URL {
 		t.Fatalf("both replicas listen on %s", e.replicas[0].URL)
