@@ -94,6 +94,7 @@ type binServer struct {
 	stdout, stderr *pgSyncBuffer
 	exited         chan struct{}
 	state          *os.ProcessState // set once exited is closed
+	racesReported  bool             // checkRaces failed the test
 }
 
 // startBinServer starts the imagequota binary with args and env and waits up to
@@ -156,10 +157,12 @@ func startBinServerOf(t *testing.T, bin string, env, args []string, wait time.Du
 }
 
 // checkRaces fails t when the server (a race detector's build) reported a
-// data race.
+// data race, once per server: a test may check after each signal it sends,
+// and the server is checked again when the test ends.
 func (s *binServer) checkRaces(t *testing.T) {
 	t.Helper()
-	if strings.Contains(s.stderr.String(), "DATA RACE") {
+	if !s.racesReported && strings.Contains(s.stderr.String(), "DATA RACE") {
+		s.racesReported = true
 		t.Errorf("imagequota serve (pid %d) reported a data race:\n%s", s.cmd.Process.Pid, s.notes())
 	}
 }
