@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,9 +46,22 @@ const PostgresEnv = pgtest.ServerEnv
 const RequirePostgresEnv = pgtest.RequireEnv
 
 // SQLiteURL returns the URL of a new SQLite file in a temporary directory.
+// The directory is the test's own unless the test's name puts a '?' or '#'
+// in its path (a subtest "a#b", or a second subtest of the same name, which
+// go test numbers "#01"): a SQLite path may not hold either, so the file
+// goes to a new directory removed when the test ends.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
-	return "sqlite:" + filepath.Join(t.TempDir(), "imagequota.db")
+	dir := t.TempDir()
+	if strings.ContainsAny(dir, "?#") {
+		d, err := os.MkdirTemp("", "imagequota-sqlite-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(d) })
+		dir = d
+	}
+	return "sqlite:" + filepath.Join(dir, "imagequota.db")
 }
 
 // PostgresURL creates a fresh database on the server named by
