@@ -46,10 +46,10 @@ const PostgresEnv = pgtest.ServerEnv
 const RequirePostgresEnv = pgtest.RequireEnv
 
 // SQLiteURL returns the URL of a new SQLite file in a temporary directory.
-// The directory is the test's own unless the test's name puts a '?' or '#'
-// in its path (a subtest "a#b", or a second subtest of the same name, which
-// go test numbers "#01"): a SQLite path may not hold either, so the file
-// goes to a new directory removed when the test ends.
+// The directory is the test's own unless its path holds a '#' (a subtest
+// "a#b", or a second subtest of the same name, which go test numbers "#01")
+// or a '?': a SQLite path may hold neither, so the file goes to a new
+// directory, removed when the test ends.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()

@@ -8,8 +8,9 @@ import (
 	"github.com/imagequota/imagequota/internal/testkit"
 )
 
-// TestSQLiteURLInAnyTestName: a store opens whatever the test is called,
-// a '#' or '?' in its name included, and a second subtest of the same name.
+// TestSQLiteURLInAnyTestName: a store opens whatever the test is called, a
+// '#' in its name included (t.TempDir keeps it; it drops a '?'), and in a
+// second subtest of the same name.
 func TestSQLiteURLInAnyTestName(t *testing.T) {
 	for _, name := range []string{"plain", "a#b", "what?", "plain"} {
 		t.Run(name, func(t *testing.T) {
