@@ -22,7 +22,7 @@ func binRun(t *testing.T, env []string, args ...string) pgResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testkit.Command(t, args...), args...)
+	cmd := exec.CommandContext(ctx, testkit.Tool(t), args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

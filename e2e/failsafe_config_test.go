@@ -24,7 +24,7 @@ func runIn(t *testing.T, dir string, env []string, args ...string) pgResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testkit.Command(t, args...), args...)
+	cmd := exec.CommandContext(ctx, testkit.Tool(t), args...)
 	cmd.Dir, cmd.Env = dir, env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

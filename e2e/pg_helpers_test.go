@@ -38,7 +38,7 @@ func pgRun(t *testing.T, args ...string) pgResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testkit.Command(t, args...), args...)
+	cmd := exec.CommandContext(ctx, testkit.Tool(t), args...)
 	cmd.Env = pgCleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

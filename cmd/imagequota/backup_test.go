@@ -81,7 +81,7 @@ func (s *procServer) stop(t *testing.T) {
 // runBin runs the built binary and returns what it did.
 func runBin(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(testkit.Command(t, args...), args...)
+	cmd := exec.Command(testkit.Tool(t), args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

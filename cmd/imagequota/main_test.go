@@ -7,6 +7,6 @@ import (
 )
 
 // TestMain builds the command for the tests that run it as a process
-// (testkit.Binary for serve, testkit.Tool for the one-shot commands) and
-// removes it after them.
+// (testkit.Binary for a server the test talks to, testkit.Tool for the
+// commands run to their end) and removes it after them.
 func TestMain(m *testing.M) { testkit.Main(m) }

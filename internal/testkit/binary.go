@@ -95,32 +95,24 @@ func withoutExitSleep(options string) string {
 
 // Binary builds the imagequota command once per test process (with the race
 // detector when the tests run with it) and returns its path. Use it for the
-// processes whose own code a test exercises at length: servers (serve). The
-// package's TestMain must call Main, which removes it when the tests end.
+// processes whose own code a test exercises at length: the servers a test
+// talks to. The package's TestMain must call Main, which removes it when the
+// tests end.
 func Binary(t testing.TB) string {
 	t.Helper()
 	return raceBuild.get(t, "Binary")
 }
 
 // Tool builds the imagequota command once per test process without the race
-// detector and returns its path: for the one-shot commands a test runs many
-// times to set up or inspect (migrate, admin, call, backup, restore,
-// version), each of which the race detector's runtime would make several
-// times dearer to start. Without the race detector it is Binary's binary.
-// The package's TestMain must call Main, which removes it when the tests end.
+// detector and returns its path: for the commands a test runs to their end
+// (migrate, admin, call, backup, restore, version, and a serve that must
+// refuse to start), each of which the race detector's runtime would make
+// several times dearer to start while it would watch no concurrent code.
+// Without the race detector it is Binary's binary. The package's TestMain
+// must call Main, which removes it when the tests end.
 func Tool(t testing.TB) string {
 	t.Helper()
 	return plainBuild.get(t, "Tool")
-}
-
-// Command returns the path to run the imagequota command with args: Binary
-// for serve, Tool for every other command.
-func Command(t testing.TB, args ...string) string {
-	t.Helper()
-	if len(args) > 0 && args[0] == "serve" {
-		return Binary(t)
-	}
-	return Tool(t)
 }
 
 func (b *build) get(t testing.TB, name string) string {
