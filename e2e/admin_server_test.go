@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,27 +11,13 @@ import (
 	"time"
 
 	"github.com/imagequota/imagequota/client"
-	"github.com/imagequota/imagequota/internal/testkit"
 	"github.com/imagequota/imagequota/vmapi"
 )
 
 // binRun runs the imagequota binary with env and args, bounded by a minute.
 func binRun(t *testing.T, env []string, args ...string) pgResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testkit.Tool(t), args...)
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := pgResult{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("imagequota %v: %v", args, err)
-	}
-	return r
+	return runIn(t, "", env, args...)
 }
 
 // TestAdminServerMatchesLocal runs the admin commands against a running

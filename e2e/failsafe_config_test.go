@@ -19,7 +19,9 @@ import (
 	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 )
 
-// runIn runs the imagequota binary in dir with env (bounded by a minute).
+// runIn runs the imagequota binary in dir ("": the tests' working
+// directory) with env, bounded by a minute, and returns what it printed and
+// its exit code.
 func runIn(t *testing.T, dir string, env []string, args ...string) pgResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -36,23 +34,7 @@ type pgResult struct {
 // what it printed and its exit code.
 func pgRun(t *testing.T, args ...string) pgResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testkit.Tool(t), args...)
-	cmd.Env = pgCleanEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := pgResult{stdout: stdout.String(), stderr: stderr.String()}
-	if ctx.Err() != nil {
-		t.Fatalf("imagequota %v did not finish within a minute; stderr:\n%s", args, r.stderr)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("imagequota %v: %v", args, err)
-	}
-	return r
+	return runIn(t, "", pgCleanEnv(), args...)
 }
 
 // pgCleanEnv is the test's environment without IMAGEQUOTA_* settings, so that
