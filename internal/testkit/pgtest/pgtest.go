@@ -1,6 +1,6 @@
-// Package pgtest makes PostgreSQL databases for tests and benchmarks: each
-// gets a new database on the server named by IMAGEQUOTA_TEST_POSTGRES, and
-// drops it when done. It imports no imagequota package, so that any
+// Package pgtest makes PostgreSQL databases and schemas for tests and
+// benchmarks: each gets a new database, or a new schema in the database, on
+// the server named by IMAGEQUOTA_TEST_POSTGRES, and drops it when done. It imports no imagequota package, so that any
 // package's tests can use it, the store's conformance suite included.
 package pgtest
 
@@ -66,6 +66,77 @@ func NewDatabase(t testing.TB) string {
 	return dbURL
 }
 
+// NewSchema creates an empty schema for t in the database that the server
+// URL in ServerEnv names, drops it (with everything in it) when t ends, and
+// returns that URL with search_path set to the schema, so that a store
+// opened on it creates and finds its tables there. Without a server t is
+// skipped (or fails, as Server says).
+//
+// A schema costs the server a catalogue row; a database (NewDatabase) is a
+// copy of template1, a few hundred files written and, when dropped, removed.
+// Use NewDatabase for a test that needs a database of its own: one that
+// counts the sessions on it, say. Sessions on other schemas share the
+// database's advisory locks, which the store takes only briefly.
+func NewSchema(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	schemaURL, drop, err := CreateSchema(ctx, Server(t), "imagequota_test")
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Errorf("postgres: %v", err)
+		}
+	})
+	return schemaURL
+}
+
+// CreateSchema creates an empty schema named prefix_ and 12 random hex
+// digits in the database that server names, and returns server's URL with
+// search_path set to it and a function that drops it, ending first any
+// session that holds a lock on something in it.
+func CreateSchema(ctx context.Context, server, prefix string) (schemaURL string, drop func(context.Context) error, err error) {
+	if !namePrefix.MatchString(prefix) {
+		return "", nil, fmt.Errorf("schema name prefix %q is not a lower-case identifier", prefix)
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, errors.New("the server URL does not parse")
+	}
+	name := prefix + "_" + randomHex()
+	if err := exec(ctx, server, "CREATE SCHEMA "+name); err != nil {
+		return "", nil, fmt.Errorf("create schema %s: %w", name, err)
+	}
+	drop = func(ctx context.Context) error {
+		// A session left idle in a transaction (a server stopped with
+		// SIGSTOP, say) would make DROP SCHEMA wait for its locks.
+		if err := exec(ctx, server, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+			JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = '`+name+`' AND l.pid <> pg_backend_pid()`); err != nil {
+			return fmt.Errorf("drop schema %s: %w", name, err)
+		}
+		if err := exec(ctx, server, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
+			return fmt.Errorf("drop schema %s: %w", name, err)
+		}
+		return nil
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// randomHex is 12 random hex digits, for a new database's or schema's name.
+func randomHex() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // namePrefix matches the prefixes Create accepts: the names are spliced into
 // SQL, so they must be plain identifiers.
 var namePrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
@@ -82,9 +153,7 @@ func Create(ctx context.Context, server, prefix string) (dbURL string, drop func
 	if err != nil {
 		return "", nil, errors.New("the server URL does not parse")
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := prefix + "_" + hex.EncodeToString(b)
+	name := prefix + "_" + randomHex()
 	// FILE_COPY copies template1's few megabytes as files; the default
 	// (WAL_LOG, since PostgreSQL 15) writes every page of it to the WAL,
 	// which costs the server about twice the CPU, and the tests make

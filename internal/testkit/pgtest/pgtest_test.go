@@ -84,3 +84,67 @@ func databaseExists(t *testing.T, server, name string) bool {
 	}
 	return n == 1
 }
+
+func TestNewSchemaHoldsTheTablesAndIsDroppedWhenTheTestEnds(t *testing.T) {
+	t.Parallel()
+	server := Server(t)
+	var name string
+	var conn *pgx.Conn
+	t.Run("inner", func(t *testing.T) {
+		schemaURL := NewSchema(t)
+		u, err := url.Parse(schemaURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name = u.Query().Get("search_path")
+		if !strings.HasPrefix(name, "imagequota_test_") {
+			t.Fatalf("search_path %q is not a test schema (URL %s)", name, schemaURL)
+		}
+		conn, err = pgx.Connect(context.Background(), schemaURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(t.Context(), "CREATE TABLE t (id int)"); err != nil {
+			t.Fatal(err)
+		}
+		var in string
+		if err := conn.QueryRow(t.Context(), "SELECT schemaname FROM pg_tables WHERE tablename = 't' AND schemaname = current_schema()").Scan(&in); err != nil || in != name {
+			t.Fatalf("the table is in schema %q (%v), not %q", in, err, name)
+		}
+		// A session left idle in a transaction that holds a lock on the
+		// table, still open when the test ends, must not keep the schema
+		// from being dropped.
+		if _, err := conn.Exec(t.Context(), "BEGIN; LOCK TABLE t"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if conn != nil {
+		defer conn.Close(context.Background())
+	}
+	if schemaExists(t, server, name) {
+		t.Errorf("schema %s outlived its test", name)
+	}
+}
+
+func TestCreateSchemaRefusesANameThatIsNotAnIdentifier(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"", "Upper", "a-b", "x; DROP SCHEMA public", "1abc"} {
+		if _, _, err := CreateSchema(t.Context(), "postgres://127.0.0.1:1/postgres", p); err == nil {
+			t.Errorf("CreateSchema accepted the prefix %q", p)
+		}
+	}
+}
+
+func schemaExists(t *testing.T, server, name string) bool {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
