@@ -202,7 +202,7 @@ func TestBadInput(t *testing.T) {
 			t.Run(engine, func(t *testing.T) {
 				o := testkit.Options{}
 				if engine == "postgres" {
-					o.DBURL = pgtest.NewDatabase(t)
+					o.DBURL = pgtest.NewSchema(t)
 				}
 				runBadInput(t, setup(t, o))
 			})

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -66,11 +67,19 @@ func TestCrashKillAndRestart(t *testing.T) {
 			return []string{"--data-dir", dir}, nil
 		}},
 		{"postgres", func(t *testing.T) ([]string, func(t *testing.T) time.Duration) {
-			dbURL := pgtest.NewDatabase(t)
+			// Every session of this test's servers and commands carries
+			// the schema's name, for the wait after a kill to find them.
+			dbURL := pgtest.NewSchema(t)
+			u, err := url.Parse(dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := u.Query().Get("search_path")
+			dbURL += "&application_name=" + app
 			if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 				t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 			}
-			return []string{"--db", dbURL}, crashPostgresSettle(t, dbURL)
+			return []string{"--db", dbURL}, crashPostgresSettle(t, dbURL, app)
 		}},
 	}
 	// The engines run at once, within this test's turn among the parallel
@@ -90,13 +99,14 @@ func TestCrashKillAndRestart(t *testing.T) {
 	wg.Wait()
 }
 
-// crashPostgresSettle returns a wait for the end of every other session on the
-// test's database. A PostgreSQL backend outlives the server process that
-// opened it: a COMMIT the server sent just before it died still completes
-// (after a WAL flush that can take a while on a busy machine), so the outcome
-// of a call in flight at the kill is final only when the dead server's
-// sessions have ended.
-func crashPostgresSettle(t *testing.T, dbURL string) func(t *testing.T) time.Duration {
+// crashPostgresSettle returns a wait for the end of every other session named
+// app, the application name of the test's servers and commands. A
+// PostgreSQL backend outlives the server process that opened it: a COMMIT
+// the server sent just before it died still completes (after a WAL flush
+// that can take a while on a busy machine), so the outcome of a call in
+// flight at the kill is final only when the dead server's sessions have
+// ended.
+func crashPostgresSettle(t *testing.T, dbURL, app string) func(t *testing.T) time.Duration {
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
 		t.Fatalf("postgres: %v", err)
@@ -110,7 +120,7 @@ func crashPostgresSettle(t *testing.T, dbURL string) func(t *testing.T) time.Dur
 		defer cancel()
 		for {
 			var n int
-			err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n)
+			err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
 			if err != nil {
 				t.Fatalf("waiting for the killed server's sessions to end: %v", err)
 			}

@@ -186,7 +186,7 @@ func TestQuickStartCreatesTheDefaultStore(t *testing.T) {
 // start, names its key file and says what to do; it generates no key.
 func TestReplicasWithAnotherMasterKeyRefuseToStart(t *testing.T) {
 	parallel(t)
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewSchema(t)
 	env := envWithoutMasterKey()
 	// Migrated with no key file at hand, the store has no key yet.
 	if r := runIn(t, t.TempDir(), env, "migrate", "--db", dbURL); r.code != 0 {

@@ -400,7 +400,7 @@ func TestForcedRaceIsSerialized(t *testing.T) {
 			parallelSub(t)
 			dbURL := testkit.SQLiteURL(t)
 			if engine == "postgres" {
-				dbURL = pgtest.NewDatabase(t)
+				dbURL = pgtest.NewSchema(t)
 			}
 			var (
 				mu      sync.Mutex

@@ -106,7 +106,7 @@ func TestIsolation(t *testing.T) {
 			clock := testkit.NewClock(fixedNow)
 			o := testkit.Options{Now: clock.Now, BuildTime: time.Hour}
 			if engine == "postgres" {
-				o.DBURL = pgtest.NewDatabase(t)
+				o.DBURL = pgtest.NewSchema(t)
 			}
 			runIsolation(t, setup(t, o), clock)
 		})

@@ -197,7 +197,7 @@ func TestMetricsFiguresSQLite(t *testing.T) {
 
 func TestMetricsFiguresPostgres(t *testing.T) {
 	parallel(t)
-	testMetricsFigures(t, pgtest.NewDatabase(t))
+	testMetricsFigures(t, pgtest.NewSchema(t))
 }
 
 // TestMetricsCached: within the TTL a scrape serves the figures computed

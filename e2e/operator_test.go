@@ -37,7 +37,7 @@ func TestOperatorOnboardsTenantSQLite(t *testing.T) {
 func TestOperatorOnboardsTenantPostgres(t *testing.T) {
 	parallel(t)
 	pgRequirePostgres(t)
-	runOperatorOnboarding(t, pgtest.NewDatabase(t))
+	runOperatorOnboarding(t, pgtest.NewSchema(t))
 }
 
 // runOperatorOnboarding: an operator creates an account, an access key, a
@@ -164,7 +164,7 @@ func TestOperatorExpiryOnReplicasSQLite(t *testing.T) {
 func TestOperatorExpiryOnReplicasPostgres(t *testing.T) {
 	parallel(t)
 	pgRequirePostgres(t)
-	runOperatorExpiry(t, pgtest.NewDatabase(t))
+	runOperatorExpiry(t, pgtest.NewSchema(t))
 }
 
 // runOperatorExpiry: two servers on one store (each with its own pool and

@@ -43,7 +43,7 @@ func pgStatus(t *testing.T, dbURL string) pgMigrations {
 // migrations of a PostgreSQL database, and a second run has nothing to do.
 func TestPostgresMigrateCommand(t *testing.T) {
 	parallel(t)
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewSchema(t)
 	before := pgStatus(t, dbURL)
 	for _, m := range before {
 		if m.Applied {
@@ -87,7 +87,7 @@ func TestPostgresMigrateCommand(t *testing.T) {
 // migration.
 func TestPostgresConcurrentMigrateCommands(t *testing.T) {
 	parallel(t)
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewSchema(t)
 	const n = 6
 	results := make([]pgResult, n)
 	var wg sync.WaitGroup
@@ -143,7 +143,7 @@ func TestPostgresServeRefusesSchemaBehind(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			parallelSub(t)
-			dbURL := pgtest.NewDatabase(t)
+			dbURL := pgtest.NewSchema(t)
 			tc.behind(t, dbURL)
 			for _, args := range [][]string{
 				{"serve", "--db", dbURL, "--addr", "127.0.0.1:0"},
@@ -178,7 +178,7 @@ type pgAnswer struct {
 func TestPostgresOutage(t *testing.T) {
 	parallel(t)
 	const answerBound = 5 * time.Second
-	proxy, proxied := testkit.ProxyPostgres(t, pgtest.NewDatabase(t))
+	proxy, proxied := testkit.ProxyPostgres(t, pgtest.NewSchema(t))
 	// serve's default request deadline, which answers within answerBound.
 	srv := testkit.Start(t, testkit.Options{DB: testkit.OpenStore(t, proxied, store.Options{MaxConns: 8}), RequestTimeout: 4 * time.Second})
 	acct := srv.NewAccount(t)

@@ -23,7 +23,7 @@ import (
 // receiver once, from whichever replica.
 func TestReplicasQuotaRequest(t *testing.T) {
 	parallel(t)
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewSchema(t)
 	acct, key := binTenant(t, dbURL)
 	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
 	if err := os.WriteFile(secretFile, bytes.Clone(hookSecret), 0o600); err != nil {

@@ -29,7 +29,7 @@ type replicaEnv struct {
 
 func setupReplicas(t *testing.T) *replicaEnv {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := pgtest.NewSchema(t)
 	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/imagequota/imagequota/client"
 	"github.com/imagequota/imagequota/internal/quota"
 	"github.com/imagequota/imagequota/internal/store/postgres"
-	"github.com/imagequota/imagequota/internal/testkit"
+	"github.com/imagequota/imagequota/internal/testkit/pgtest"
 	"github.com/imagequota/imagequota/vmapi"
 )
 
@@ -78,7 +78,7 @@ func (e *stuckEnv) create(c *client.Client, name string) stuckAnswer {
 func TestFrozenReplicaReleasesItsLock(t *testing.T) {
 	pgRequirePostgres(t)
 	parallelFirst(t)
-	dbURL := testkit.PostgresURL(t)
+	dbURL := pgtest.NewSchema(t)
 	if r := pgRun(t, "migrate", "--db", dbURL); r.code != 0 {
 		t.Fatalf("migrate: exit %d\n%s", r.code, r.stderr)
 	}
