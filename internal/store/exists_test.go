@@ -64,3 +64,28 @@ func TestExistsAndHasSchema(t *testing.T) {
 		t.Errorf("HasSchema of a migrated database: %v, %v", ok, err)
 	}
 }
+
+// TestHasSchemaSeesItsOwnSchemaOnly: two stores in one PostgreSQL database,
+// each on a schema of its own (search_path): migrating one leaves the other
+// without a schema.
+func TestHasSchemaSeesItsOwnSchemaOnly(t *testing.T) {
+	t.Parallel()
+	open := func() *store.DB {
+		db, err := store.Open(t.Context(), pgtest.NewSchema(t), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	migrated, other := open(), open()
+	if _, err := migrated.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := migrated.HasSchema(t.Context()); !ok || err != nil {
+		t.Errorf("HasSchema of the migrated schema: %v, %v", ok, err)
+	}
+	if ok, err := other.HasSchema(t.Context()); ok || err != nil {
+		t.Errorf("HasSchema of the other schema in the same database: %v, %v", ok, err)
+	}
+}

@@ -39,3 +39,13 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// Exists reports whether the store u names was created: for SQLite, whether
+// its file is there. It opens nothing, so it creates nothing. A PostgreSQL
+// database is only known once opened: see HasSchema.
+func Exists(u URL) (bool, error) {
+	if u.Engine != EngineSQLite {
+		return true, nil
+	}
+	return sqlite.Exists(u.Path)
+}

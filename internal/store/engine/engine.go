@@ -30,6 +30,10 @@ type Engine interface {
 	Interpret(err error) error
 	// Migrations are the engine's numbered schema changes, in order.
 	Migrations() []Migration
+	// HasTable reports whether the database has a table of that name where
+	// the store's statements find their tables (on PostgreSQL, the
+	// session's current schema). It only reads.
+	HasTable(ctx context.Context, name string) (bool, error)
 	// Versions is where the read cache observes change versions.
 	Versions() Versions
 	// Bulk runs fn on the writer's connection, outside any transaction, set

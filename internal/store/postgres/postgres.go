@@ -126,6 +126,15 @@ func Open(ctx context.Context, url string, o Options) (*Engine, error) {
 	return e, nil
 }
 
+// HasTable reports whether the session's current schema (the first of its
+// search_path that exists) has a table of that name.
+func (e *Engine) HasTable(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+		WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND s.nspname = current_schema()`, name).Scan(&n)
+	return n > 0, interpret(err)
+}
+
 func (*Engine) Name() string                   { return "postgres" }
 func (e *Engine) Reader() *sql.DB              { return e.db }
 func (*Engine) Migrations() []engine.Migration { return migrations }

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,6 +97,28 @@ func Open(ctx context.Context, path string, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	return e, nil
+}
+
+// Exists reports whether the SQLite file at path is there. It opens
+// nothing, so it creates nothing.
+func Exists(path string) (bool, error) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case info.IsDir():
+		return false, &fs.PathError{Op: "open store", Path: path, Err: errors.New("is a directory")}
+	}
+	return true, nil
+}
+
+// HasTable reports whether the file has a table of that name.
+func (e *Engine) HasTable(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := e.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	return n > 0, e.Interpret(err)
 }
 
 func (*Engine) Name() string                   { return "sqlite" }
