@@ -50,9 +50,16 @@ func Server(t testing.TB) string {
 // (or fails, as Server says).
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return forTest(t, Create)
+}
+
+// forTest makes a database or schema for t with create, drops it when t
+// ends, and returns its URL.
+func forTest(t testing.TB, create func(ctx context.Context, server, prefix string) (string, func(context.Context) error, error)) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	dbURL, drop, err := Create(ctx, Server(t), "imagequota_test")
+	u, drop, err := create(ctx, Server(t), "imagequota_test")
 	if err != nil {
 		t.Fatalf("postgres: %v", err)
 	}
@@ -63,7 +70,7 @@ func NewDatabase(t testing.TB) string {
 			t.Errorf("postgres: %v", err)
 		}
 	})
-	return dbURL
+	return u
 }
 
 // NewSchema creates an empty schema for t in the database that the server
@@ -79,20 +86,7 @@ func NewDatabase(t testing.TB) string {
 // database's advisory locks, which the store takes only briefly.
 func NewSchema(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-	defer cancel()
-	schemaURL, drop, err := CreateSchema(ctx, Server(t), "imagequota_test")
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-		defer cancel()
-		if err := drop(ctx); err != nil {
-			t.Errorf("postgres: %v", err)
-		}
-	})
-	return schemaURL
+	return forTest(t, CreateSchema)
 }
 
 // CreateSchema creates an empty schema named prefix_ and 12 random hex
@@ -100,14 +94,10 @@ func NewSchema(t testing.TB) string {
 // search_path set to it and a function that drops it, ending first any
 // session that holds a lock on something in it.
 func CreateSchema(ctx context.Context, server, prefix string) (schemaURL string, drop func(context.Context) error, err error) {
-	if !namePrefix.MatchString(prefix) {
-		return "", nil, fmt.Errorf("schema name prefix %q is not a lower-case identifier", prefix)
-	}
-	u, err := url.Parse(server)
+	u, name, err := newName(server, prefix, "schema")
 	if err != nil {
-		return "", nil, errors.New("the server URL does not parse")
+		return "", nil, err
 	}
-	name := prefix + "_" + randomHex()
 	if err := exec(ctx, server, "CREATE SCHEMA "+name); err != nil {
 		return "", nil, fmt.Errorf("create schema %s: %w", name, err)
 	}
@@ -130,15 +120,24 @@ func CreateSchema(ctx context.Context, server, prefix string) (schemaURL string,
 	return u.String(), drop, nil
 }
 
-// randomHex is 12 random hex digits, for a new database's or schema's name.
-func randomHex() string {
+// newName checks prefix and server's URL, and returns the URL parsed and a
+// new name for a database or schema (what): prefix_ and 12 random hex
+// digits.
+func newName(server, prefix, what string) (*url.URL, string, error) {
+	if !namePrefix.MatchString(prefix) {
+		return nil, "", fmt.Errorf("%s name prefix %q is not a lower-case identifier", what, prefix)
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, "", errors.New("the server URL does not parse")
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return u, prefix + "_" + hex.EncodeToString(b), nil
 }
 
-// namePrefix matches the prefixes Create accepts: the names are spliced into
-// SQL, so they must be plain identifiers.
+// namePrefix matches the prefixes Create and CreateSchema accept: the names
+// are spliced into SQL, so they must be plain identifiers.
 var namePrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 
 // Create creates an empty database named prefix_ and 12 random hex digits on
@@ -146,14 +145,10 @@ var namePrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 // database name in its path) and a function that drops it, ending any
 // session still on it.
 func Create(ctx context.Context, server, prefix string) (dbURL string, drop func(context.Context) error, err error) {
-	if !namePrefix.MatchString(prefix) {
-		return "", nil, fmt.Errorf("database name prefix %q is not a lower-case identifier", prefix)
-	}
-	u, err := url.Parse(server)
+	u, name, err := newName(server, prefix, "database")
 	if err != nil {
-		return "", nil, errors.New("the server URL does not parse")
+		return "", nil, err
 	}
-	name := prefix + "_" + randomHex()
 	// FILE_COPY copies template1's few megabytes as files; the default
 	// (WAL_LOG, since PostgreSQL 15) writes every page of it to the WAL,
 	// which costs the server about twice the CPU, and the tests make

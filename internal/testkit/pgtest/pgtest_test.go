@@ -64,14 +64,29 @@ func TestNewDatabaseIsDroppedWhenTheTestEnds(t *testing.T) {
 
 func TestCreateRefusesANameThatIsNotAnIdentifier(t *testing.T) {
 	t.Parallel()
-	for _, p := range []string{"", "Upper", "a-b", "x; DROP DATABASE postgres", "1abc"} {
-		if _, _, err := Create(t.Context(), "postgres://127.0.0.1:1/postgres", p); err == nil {
-			t.Errorf("Create accepted the prefix %q", p)
+	for name, create := range map[string]func(context.Context, string, string) (string, func(context.Context) error, error){
+		"Create": Create, "CreateSchema": CreateSchema,
+	} {
+		for _, p := range []string{"", "Upper", "a-b", "x; DROP DATABASE postgres", "1abc"} {
+			if _, _, err := create(t.Context(), "postgres://127.0.0.1:1/postgres", p); err == nil {
+				t.Errorf("%s accepted the prefix %q", name, p)
+			}
 		}
 	}
 }
 
 func databaseExists(t *testing.T, server, name string) bool {
+	t.Helper()
+	return exists(t, server, "SELECT count(*) FROM pg_database WHERE datname = $1", name)
+}
+
+func schemaExists(t *testing.T, server, name string) bool {
+	t.Helper()
+	return exists(t, server, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name)
+}
+
+// exists runs query, a count of the rows naming name, on server.
+func exists(t *testing.T, server, query, name string) bool {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), server)
 	if err != nil {
@@ -79,7 +94,7 @@ func databaseExists(t *testing.T, server, name string) bool {
 	}
 	defer conn.Close(context.Background())
 	var n int
-	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+	if err := conn.QueryRow(t.Context(), query, name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n == 1
@@ -124,27 +139,4 @@ func TestNewSchemaHoldsTheTablesAndIsDroppedWhenTheTestEnds(t *testing.T) {
 	if schemaExists(t, server, name) {
 		t.Errorf("schema %s outlived its test", name)
 	}
-}
-
-func TestCreateSchemaRefusesANameThatIsNotAnIdentifier(t *testing.T) {
-	t.Parallel()
-	for _, p := range []string{"", "Upper", "a-b", "x; DROP SCHEMA public", "1abc"} {
-		if _, _, err := CreateSchema(t.Context(), "postgres://127.0.0.1:1/postgres", p); err == nil {
-			t.Errorf("CreateSchema accepted the prefix %q", p)
-		}
-	}
-}
-
-func schemaExists(t *testing.T, server, name string) bool {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n == 1
 }
