@@ -1,7 +1,8 @@
 // Package pgtest makes PostgreSQL databases and schemas for tests and
 // benchmarks: each gets a new database, or a new schema in the database, on
-// the server named by IMAGEQUOTA_TEST_POSTGRES, and drops it when done. It imports no imagequota package, so that any
-// package's tests can use it, the store's conformance suite included.
+// the server named by IMAGEQUOTA_TEST_POSTGRES, and drops it when done. It
+// imports no imagequota package, so that any package's tests can use it,
+// the store's conformance suite included.
 package pgtest
 
 import (
